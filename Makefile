@@ -1,0 +1,37 @@
+# The README's two commands, `make demo` and `make test`, do all set-up on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test demo bench diagrams clean
+
+# Debian's graphviz provides `dot`, which renders SVG and PNG.
+/usr/bin/dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "installing Debian's graphviz (for the dot program)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz >/dev/null; }
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	@touch $(STAMP)
+
+setup: /usr/bin/dot $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	$(BIN)/turnstile demo
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+diagrams: setup
+	$(BIN)/turnstile diagram --write-committed
+
+clean:
+	rm -rf $(VENV) build *.egg-info

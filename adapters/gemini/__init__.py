@@ -1,0 +1,3 @@
+"""Gemini Live API (BidiGenerateContent websocket) adapter."""
+
+__all__: list[str] = []

@@ -1,0 +1,223 @@
+"""LocalRoom: an in-process room built from real ``livekit.rtc`` audio objects.
+
+The caller's microphone and the agent's speaker are real ``AudioSource`` ->
+``LocalAudioTrack`` -> ``AudioStream`` pipelines, which run without a LiveKit server. The
+speaker's listener matches every frame it receives against the frames the agent wrote, so
+the room knows exactly how much agent audio was heard (the native source fills gaps with
+silence, which must not count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+
+from livekit import rtc
+
+from turnstile.machine import TranscriptSegment
+
+__all__ = ["LocalCaller", "LocalLink", "LocalRoom", "LocalSpeaker"]
+
+logger = logging.getLogger("turnstile.local")
+
+_LIMBO_FRAMES = 8
+"""Frames cleared from the queue that may still be in the native pipeline, and heard."""
+
+
+class LocalSpeaker:
+    """The agent's voice: an AudioOutput whose listener counts exactly what it heard."""
+
+    def __init__(self, sample_rate: int, *, queue_ms: int = 100, record: bool = False) -> None:
+        self._rate = sample_rate
+        self._source = rtc.AudioSource(sample_rate, 1, queue_size_ms=queue_ms)
+        self.track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
+        self._stream = rtc.AudioStream.from_track(
+            track=self.track, sample_rate=sample_rate, num_channels=1
+        )
+        self._pending: deque[bytes] = deque()
+        self._limbo: deque[bytes] = deque(maxlen=_LIMBO_FRAMES)
+        self._queued = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.written_samples = 0
+        self.heard_samples = 0
+        """Agent samples the listener received (including any heard after a clear)."""
+        self.heard_after_clear_samples = 0
+        self.clears = 0
+        self.recording: bytearray | None = bytearray() if record else None
+        self._listener = asyncio.get_running_loop().create_task(self._listen(), name="speaker")
+
+    @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    @property
+    def queued_samples(self) -> int:
+        return self._queued
+
+    async def write(self, pcm: bytes) -> None:
+        n = len(pcm) // 2
+        self._pending.append(pcm)
+        self._queued += n
+        self.written_samples += n
+        self._drained.clear()
+        await self._source.capture_frame(rtc.AudioFrame(pcm, self._rate, 1, n))
+
+    def clear(self) -> None:
+        self._source.clear_queue()
+        self.clears += 1
+        self._limbo.extend(self._pending)
+        self._pending.clear()
+        self._queued = 0
+        self._drained.set()
+
+    async def wait_for_playout(self) -> None:
+        await self._drained.wait()
+
+    async def _listen(self) -> None:
+        async for ev in self._stream:
+            data = bytes(ev.frame.data)
+            if self._pending and data == self._pending[0]:
+                self._pending.popleft()
+                n = len(data) // 2
+                self._queued -= n
+                self.heard_samples += n
+                if self.recording is not None:
+                    self.recording += data
+                if not self._pending:
+                    self._drained.set()
+            elif self._limbo and data in self._limbo:
+                # Already on its way out when the queue was cleared: the listener heard it.
+                while self._limbo and self._limbo.popleft() != data:
+                    pass
+                self.heard_samples += len(data) // 2
+                self.heard_after_clear_samples += len(data) // 2
+                if self.recording is not None:
+                    self.recording += data
+            elif self.recording is not None:
+                self.recording += data
+
+    async def aclose(self) -> None:
+        self._listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._listener
+        await self._stream.aclose()
+        await self._source.aclose()
+
+
+class LocalCaller:
+    """The simulated user: speaks PCM into a real microphone track."""
+
+    def __init__(self, identity: str, sample_rate: int) -> None:
+        self.identity = identity
+        self.sample_rate = sample_rate
+        self._source = rtc.AudioSource(sample_rate, 1, queue_size_ms=100)
+        self.track = rtc.LocalAudioTrack.create_audio_track("caller-mic", self._source)
+
+    async def say(self, pcm: bytes, *, frame_ms: int = 10) -> None:
+        """Speak ``pcm`` (PCM16 mono at ``sample_rate``) in real time."""
+        step = self.sample_rate * frame_ms // 1000 * 2
+        for i in range(0, len(pcm) - len(pcm) % step, step):
+            await self._source.capture_frame(
+                rtc.AudioFrame(pcm[i : i + step], self.sample_rate, 1, step // 2)
+            )
+
+    async def aclose(self) -> None:
+        await self._source.aclose()
+
+
+class LocalLink:
+    """The agent's link to the caller: a RoomLink for the runtime."""
+
+    def __init__(self, room: LocalRoom, caller: LocalCaller, speaker: LocalSpeaker) -> None:
+        self._room = room
+        self._caller = caller
+        self.speaker = speaker
+        self._streams: list[rtc.AudioStream] = []
+        self.closed = False
+
+    @property
+    def participant(self) -> str:
+        return self._caller.identity
+
+    @property
+    def output(self) -> LocalSpeaker:
+        return self.speaker
+
+    async def audio_frames(self) -> AsyncIterator[rtc.AudioFrame]:
+        # Delivered at the caller's own rate: resampling is the agent's job, as with a
+        # real room whose participants publish at 48 kHz.
+        stream = rtc.AudioStream.from_track(
+            track=self._caller.track, sample_rate=self._caller.sample_rate, num_channels=1
+        )
+        self._streams.append(stream)
+        try:
+            async for ev in stream:
+                yield ev.frame
+        finally:
+            await stream.aclose()
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        if self.closed:
+            raise RuntimeError("the room link is closed")
+        if self._room.attribute_delay:
+            await asyncio.sleep(self._room.attribute_delay)
+        self._room.attributes.update(attributes)
+        self._room.attribute_history.append(dict(attributes))
+
+    async def publish_transcription(self, segment: TranscriptSegment) -> None:
+        self._room.transcriptions.append(segment)
+
+    async def aclose(self) -> None:
+        self.closed = True
+        for stream in self._streams:
+            await stream.aclose()
+        await self.speaker.aclose()
+
+
+class LocalRoom:
+    """A room with one caller and one agent, in this process."""
+
+    def __init__(
+        self,
+        *,
+        caller: str = "caller",
+        caller_sample_rate: int = 48000,
+        speaker_queue_ms: int = 100,
+        record: bool = False,
+        attribute_delay: float = 0.0,
+    ) -> None:
+        self.caller = LocalCaller(caller, caller_sample_rate)
+        self.speaker_queue_ms = speaker_queue_ms
+        self.record = record
+        self.attribute_delay = attribute_delay
+        """Seconds each attribute update takes, to exercise coalescing."""
+        self.attributes: dict[str, str] = {}
+        self.attribute_history: list[dict[str, str]] = []
+        self.transcriptions: list[TranscriptSegment] = []
+        self.link_: LocalLink | None = None
+
+    @property
+    def speaker(self) -> LocalSpeaker:
+        if self.link_ is None:
+            raise RuntimeError("no agent has linked to this room yet")
+        return self.link_.speaker
+
+    async def link(self, participant: str | None, *, output_sample_rate: int) -> LocalLink:
+        if participant is not None and participant != self.caller.identity:
+            raise LookupError(f"no participant {participant!r} in this room")
+        speaker = LocalSpeaker(output_sample_rate, queue_ms=self.speaker_queue_ms, record=self.record)
+        self.link_ = LocalLink(self, self.caller, speaker)
+        return self.link_
+
+    @property
+    def state_history(self) -> list[str]:
+        return [a["lk.agent.state"] for a in self.attribute_history if "lk.agent.state" in a]
+
+    async def aclose(self) -> None:
+        if self.link_ is not None and not self.link_.closed:
+            await self.link_.aclose()
+        await self.caller.aclose()

@@ -1,0 +1,258 @@
+"""RealtimeAgent: the public face of a chart, a runtime, a provider session and a room."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from ._audio_in import AudioForwarder
+from ._chart import AgentChart
+from ._chat import ChatContext
+from ._emitter import EventEmitter
+from ._options import AgentOptions
+from ._playout import Player
+from ._ports import RealtimeProvider, RealtimeSession, RoomLink, RoomPort
+from ._publish import StatePublisher
+from ._runtime import Runtime
+from ._tools import Tool, Toolbox
+from ._trace import Trace
+
+__all__ = ["RealtimeAgent"]
+
+logger = logging.getLogger("turnstile.agent")
+
+OnDuplicate = Literal["cancel_existing", "cancel_new", "keep_both"]
+
+
+class _Observer:
+    """Follows the chart's leaf state: publishes it, and emits ``state_changed``."""
+
+    def __init__(self, agent: RealtimeAgent) -> None:
+        self._agent = agent
+
+    def after_transition(self, event: Any, machine: AgentChart) -> None:
+        self._agent._leaf_changed(event)
+
+
+class RealtimeAgent:
+    """A realtime voice agent whose behaviour is ``chart``.
+
+    >>> agent = RealtimeAgent(provider, tools=[get_weather])
+    >>> await agent.start(room)            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        provider: RealtimeProvider,
+        *,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        options: AgentOptions | None = None,
+        chat_ctx: ChatContext | None = None,
+        chart: type[AgentChart] = AgentChart,
+        listeners: Iterable[object] = (),
+        trace: Trace | None = None,
+    ) -> None:
+        self.provider = provider
+        self.options = options or AgentOptions()
+        self.toolbox = Toolbox(tools)
+        self.events = EventEmitter()
+        self.trace = trace if trace is not None else Trace()
+        self._runtime = Runtime(
+            capabilities=provider.capabilities,
+            options=self.options,
+            toolbox=self.toolbox,
+            chat_ctx=chat_ctx.copy() if chat_ctx is not None else ChatContext(),
+            emitter=self.events,
+            send=self._send,
+        )
+        user_listeners = list(listeners)
+        for listener in user_listeners:
+            _refuse_async_callbacks(listener)
+        self.chart = chart(
+            model=self._runtime,
+            listeners=[self.trace.listener(), _Observer(self), *user_listeners],
+        )
+        self._state = self._leaf()
+        self._session: RealtimeSession | None = None
+        self._link: RoomLink | None = None
+        self._forwarder: AudioForwarder | None = None
+        self._publisher: StatePublisher | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    # Public API -----------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """The chart's current leaf state: initializing, listening, ... or closed."""
+        return self._state
+
+    @property
+    def published_state(self) -> str | None:
+        return self._publisher.published if self._publisher is not None else None
+
+    @property
+    def session(self) -> RealtimeSession | None:
+        return self._session
+
+    @property
+    def link(self) -> RoomLink | None:
+        return self._link
+
+    @property
+    def forwarder(self) -> AudioForwarder | None:
+        return self._forwarder
+
+    @property
+    def chat_ctx(self) -> ChatContext:
+        """A copy of the conversation as heard; edit it and pass it to ``set_chat_ctx``."""
+        return self._runtime.chat_ctx.copy()
+
+    def set_chat_ctx(self, ctx: ChatContext) -> None:
+        self._runtime.chat_ctx = ctx.copy()
+        if self._session is not None:
+            self._session.update_chat_ctx(self._runtime.chat_ctx)
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        return self.events.on(event, handler)
+
+    async def start(self, room: RoomPort, participant: str | None = None) -> None:
+        if self._started:
+            raise RuntimeError("this agent was already started; create a new RealtimeAgent")
+        self._started = True
+        caps = self.provider.capabilities
+        self._link = link = await room.link(participant, output_sample_rate=caps.output_sample_rate)
+        self._publisher = StatePublisher(link.set_attributes)
+        self._publish()
+        rt = self._runtime
+        rt.player = Player(link.output, rt.on_playout_started, rt.on_playout_finished)
+        self._session = session = self.provider.session(
+            chat_ctx=rt.chat_ctx.copy(), tools=self.toolbox.schemas, on_event=rt.on_provider_event
+        )
+        rt.session = session
+        self._forwarder = fwd = AudioForwarder(
+            session.push_audio,
+            sample_rate=caps.input_sample_rate,
+            chunk_ms=self.options.input_chunk_ms,
+            buffer_ms=self.options.input_buffer_ms,
+        )
+        rt.set_forwarding = fwd.set_ready
+        self._spawn(self._forward_microphone(link, fwd), "microphone")
+        self._spawn(self._connect(session), "connect")
+
+    def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:
+        """Ask the model to answer now (after a manual turn, or to speak first)."""
+        rt, session = self._runtime, self._session
+        if session is None or rt.closed:
+            return
+        if rt.responses:
+            if on_duplicate == "cancel_new":
+                return
+            if on_duplicate == "cancel_existing":
+                rt.cancel_response()
+        if not self.provider.capabilities.server_turn_detection:
+            session.commit_audio()
+        rt.request_response()
+
+    def interrupt(self) -> None:
+        """Stop the agent's speech (or its pending answer) as a barge-in would."""
+        self._send("interrupt")
+
+    async def aclose(self) -> None:
+        if self._state == "closed":
+            return
+        self._send("close")
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._runtime.player is not None:
+            await self._runtime.player.aclose()
+        if self._publisher is not None:
+            await self._publisher.aclose()
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.aclose()
+        if self._link is not None:
+            with contextlib.suppress(Exception):
+                await self._link.aclose()
+
+    async def wait_for_state(self, state: str, timeout: float = 5.0) -> None:
+        """Wait until the chart is in ``state`` (a test helper and a user's convenience)."""
+        async with asyncio.timeout(timeout):
+            while self._state != state:
+                await self._state_event().wait()
+
+    # Internals ------------------------------------------------------------------------
+    def _send(self, event: str, **data: Any) -> None:
+        if self._state == "closed":
+            return
+        self.chart.send(event, **data)
+
+    def _leaf(self) -> str:
+        for state in self.chart.configuration:
+            if state.is_atomic:
+                return str(state.id)
+        return "closed"
+
+    def _leaf_changed(self, event: Any) -> None:
+        new = self._leaf()
+        old, self._state = self._state, new
+        if new != old:
+            self._publish()
+            self.events.emit("state_changed", old, new, str(event) if event else None)
+            waiter = getattr(self, "_waiter", None)
+            if waiter is not None:
+                self._waiter = None
+                waiter.set()
+
+    def _state_event(self) -> asyncio.Event:
+        waiter = getattr(self, "_waiter", None)
+        if waiter is None:
+            waiter = self._waiter = asyncio.Event()
+        return waiter
+
+    def _publish(self) -> None:
+        value = self.options.state_map.get(self._state)
+        if value is not None and self._publisher is not None:
+            self._publisher.publish(value)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, session: RealtimeSession) -> None:
+        try:
+            await session.connect()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.error("could not connect the provider session: %s", exc)
+            self._runtime.error("connect_failed", str(exc), recoverable=False)
+            self._send("close")
+
+    async def _forward_microphone(self, link: RoomLink, fwd: AudioForwarder) -> None:
+        rt = self._runtime
+        async for frame in link.audio_frames():
+            if fwd.feed(frame) and self._state == "speaking" and rt.user_speaking_since:
+                # The user is still talking over the agent: ask the guards again with the
+                # speech's length, so a guard like "ignore barge-ins under 300 ms" works.
+                speech_ms = int((time.monotonic() - rt.user_speaking_since) * 1000)
+                self._send("user_speech_started", speech_ms=speech_ms)
+
+
+def _refuse_async_callbacks(listener: object) -> None:
+    for name in dir(listener):
+        if name.startswith("__"):
+            continue
+        attr = getattr(listener, name, None)
+        if inspect.iscoroutinefunction(attr):
+            raise TypeError(
+                f"listener {type(listener).__name__}.{name} is async: chart callbacks must not "
+                "await (it would delay barge-ins); start a task from a sync callback instead"
+            )

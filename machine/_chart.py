@@ -1,0 +1,129 @@
+"""The agent chart: the whole behaviour of a realtime voice agent, in one declaration.
+
+Read it like the table in DESIGN.md: each line is an event, the states it leaves and
+enters, its guard (``cond``) and its action (``on``). Guards and actions are names; the
+runtime (a :class:`ChartActions`, given to the chart as its model) carries them out, and
+users add their own by listeners or by subclassing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from statemachine import State, StateChart
+
+__all__ = ["AgentChart", "ChartActions", "LEAF_STATES"]
+
+logger = logging.getLogger("turnstile.chart")
+
+
+class AgentChart(StateChart):  # type: ignore[misc]
+    """initializing -> listening <-> thinking <-> speaking -> interrupted -> listening."""
+
+    # Events the current state does not handle are dropped, not raised: a late provider
+    # event (audio of a cancelled response, anything after close) is a fact to ignore.
+    allow_event_without_transition = True
+
+    class active(State.Compound):  # type: ignore[misc]
+        initializing = State(initial=True)
+        listening = State()
+        thinking = State()
+        speaking = State()
+        interrupted = State()
+
+        session_ready = initializing.to(listening, on="start_forwarding_audio")
+
+        user_speech_started = (
+            listening.to.itself(internal=True)
+            | thinking.to(listening, on="cancel_response")
+            | speaking.to(interrupted, cond="interruption_allowed", on="barge_in")
+        )
+        user_speech_stopped = listening.to.itself(internal=True)
+        interrupt = thinking.to(listening, on="cancel_response") | speaking.to(
+            interrupted, on="barge_in"
+        )
+
+        user_turn_committed = listening.to(thinking, cond="replies_to_turns")
+        reply_requested = listening.to(thinking)
+        response_started = listening.to(thinking)
+
+        audio_started = thinking.to(speaking, on="start_playout") | speaking.to.itself(
+            internal=True, on="start_playout"
+        )
+        text_response = thinking.to.itself(
+            internal=True, cond="retries_left", on="recover_from_text"
+        ) | thinking.to(listening, on="give_up_on_text")
+        tool_calls = (
+            listening.to(thinking, on="run_tools")
+            | thinking.to.itself(internal=True, on="run_tools")
+            | speaking.to.itself(internal=True, on="run_tools")
+        )
+        response_done = thinking.to(listening, cond="nothing_pending")
+        playout_done = speaking.to(
+            thinking, cond="reply_pending", on="commit_agent_speech"
+        ) | speaking.to(listening, on="commit_agent_speech")
+
+        # Eventless: once barge_in ran, the agent listens again.
+        interrupted.to(listening, on="commit_agent_speech")
+
+    closed = State(final=True)
+
+    session_lost = active.to(active.initializing, on="recover_session")
+    close = active.to(closed, on="release")
+
+    # A failing action becomes this internal event (SCXML's error.execution): reported,
+    # never raised into the provider's reader task.
+    error_execution = active.to(None, on="report_error")
+
+
+LEAF_STATES = ("initializing", "listening", "thinking", "speaking", "interrupted", "closed")
+
+
+class ChartActions:
+    """The guards and actions the chart names, with neutral defaults.
+
+    The runtime subclasses this; so can a test that walks the chart without a runtime.
+    Guards receive the event's keyword arguments by name (``speech_ms`` for barge-ins).
+    Every method here must return promptly: start a task or enqueue, never await.
+    """
+
+    # Guards -------------------------------------------------------------------------
+    def interruption_allowed(self) -> bool:
+        return True
+
+    def replies_to_turns(self) -> bool:
+        return True
+
+    def retries_left(self) -> bool:
+        return True
+
+    def nothing_pending(self) -> bool:
+        return True
+
+    def reply_pending(self) -> bool:
+        return False
+
+    # Actions ------------------------------------------------------------------------
+    def start_forwarding_audio(self) -> None: ...
+
+    def cancel_response(self) -> None: ...
+
+    def barge_in(self) -> None: ...
+
+    def start_playout(self, **event: Any) -> None: ...
+
+    def recover_from_text(self, **event: Any) -> None: ...
+
+    def give_up_on_text(self, **event: Any) -> None: ...
+
+    def run_tools(self, **event: Any) -> None: ...
+
+    def commit_agent_speech(self) -> None: ...
+
+    def recover_session(self) -> None: ...
+
+    def release(self) -> None: ...
+
+    def report_error(self, error: Exception | None = None) -> None:
+        logger.error("chart action failed: %r", error)

@@ -1,0 +1,61 @@
+"""What a user configures, and what the agent reports back (errors, metrics)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AgentError", "AgentOptions", "ResponseMetrics", "DEFAULT_STATE_MAP"]
+
+DEFAULT_STATE_MAP: dict[str, str] = {
+    "initializing": "initializing",
+    "listening": "listening",
+    "thinking": "thinking",
+    "speaking": "speaking",
+    # LiveKit clients know four states; a barge-in is the agent going back to listening.
+    "interrupted": "listening",
+}
+
+
+class AgentOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    allow_interruptions: bool = True
+    max_text_response_retries: int = Field(default=5, ge=0)
+    state_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_STATE_MAP))
+    """Chart state -> published ``lk.agent.state`` value; a state missing here is not
+    published (a subclass's extra state keeps the last published value)."""
+    input_chunk_ms: int = Field(default=100, gt=0)
+    input_buffer_ms: int = Field(default=2000, ge=0)
+    """How much of the user's audio is held while the session is not ready."""
+
+
+class AgentError(BaseModel):
+    """An ``error`` event. ``recoverable`` errors leave the agent running."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    recoverable: bool = True
+
+
+class ResponseMetrics(BaseModel):
+    """One response, as ``metrics_collected`` reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    response_id: str
+    ttfa_s: float | None = None
+    """Time from response creation to its first audio; None when no audio came."""
+    duration_s: float
+    cancelled: bool = False
+    status: str = "completed"
+    error: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_text_tokens: int = 0
+    output_audio_tokens: int = 0
+    output_text_tokens: int = 0

@@ -1,0 +1,187 @@
+"""Playout: the agent's audio into the room's output, one item at a time.
+
+The player knows the heard position of the item playing: samples written to the output
+minus samples the output still holds. That is what truncation sends, so it is computed
+before the output is cleared, and it never exceeds what the provider sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from ._ports import AudioOutput
+
+__all__ = ["PlayoutHandle", "Player"]
+
+logger = logging.getLogger("turnstile.playout")
+
+FRAME_MS = 10
+"""Frames written to the output are this long, so a barge-in stops within one of them."""
+
+
+class PlayoutHandle:
+    """One content part of a response (an audio item) on its way to the listener."""
+
+    __slots__ = (
+        "item_id",
+        "content_index",
+        "response_id",
+        "received_samples",
+        "pushed_samples",
+        "heard_at_stop",
+        "input_done",
+        "interrupted",
+        "finished",
+        "_chunks",
+        "_text",
+    )
+
+    def __init__(self, item_id: str, content_index: int, response_id: str) -> None:
+        self.item_id = item_id
+        self.content_index = content_index
+        self.response_id = response_id
+        self.received_samples = 0
+        self.pushed_samples = 0
+        self.heard_at_stop: int | None = None
+        self.input_done = False
+        self.interrupted = False
+        self.finished = False
+        self._chunks: deque[bytes] = deque()
+        self._text: list[str] = []
+
+    def add_text(self, delta: str) -> None:
+        self._text.append(delta)
+
+    @property
+    def transcript(self) -> str:
+        return "".join(self._text)
+
+    def __repr__(self) -> str:
+        return (
+            f"PlayoutHandle({self.item_id!r}, received={self.received_samples}, "
+            f"pushed={self.pushed_samples}, interrupted={self.interrupted})"
+        )
+
+
+class Player:
+    """Plays handles in order through an :class:`AudioOutput`; at most one at a time."""
+
+    def __init__(
+        self,
+        output: AudioOutput,
+        on_started: Callable[[PlayoutHandle], None],
+        on_finished: Callable[[PlayoutHandle], None],
+    ) -> None:
+        self._output = output
+        self._on_started = on_started
+        self._on_finished = on_finished
+        self._frame_bytes = output.sample_rate * FRAME_MS // 1000 * 2
+        self._queue: deque[PlayoutHandle] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def sample_rate(self) -> int:
+        return self._output.sample_rate
+
+    @property
+    def current(self) -> PlayoutHandle | None:
+        return self._queue[0] if self._queue else None
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._queue)
+
+    def play(self, item_id: str, content_index: int, response_id: str) -> PlayoutHandle:
+        handle = PlayoutHandle(item_id, content_index, response_id)
+        if self._closed:
+            handle.finished = True
+            return handle
+        self._queue.append(handle)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="playout")
+        self._wake.set()
+        return handle
+
+    def push(self, handle: PlayoutHandle, pcm: bytes) -> None:
+        if handle.finished or handle.input_done:
+            return
+        handle.received_samples += len(pcm) // 2
+        handle._chunks.append(pcm)
+        self._wake.set()
+
+    def end_input(self, handle: PlayoutHandle) -> None:
+        handle.input_done = True
+        self._wake.set()
+
+    def heard_samples(self, handle: PlayoutHandle) -> int:
+        """What the listener heard of ``handle``, clamped to what the provider sent."""
+        if handle.heard_at_stop is not None:
+            return handle.heard_at_stop
+        heard = handle.pushed_samples
+        if self._queue and self._queue[0] is handle:
+            heard -= self._output.queued_samples
+        return max(0, min(heard, handle.received_samples))
+
+    def interrupt(self) -> PlayoutHandle | None:
+        """Stop now. Returns the handle that was playing, its heard position frozen."""
+        current = self.current
+        if current is None:
+            return None
+        # Read the heard position before the clear: after it the output reports nothing
+        # queued, and everything written would look heard.
+        current.heard_at_stop = self.heard_samples(current)
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._output.clear()
+        while self._queue:
+            handle = self._queue.popleft()
+            if handle.heard_at_stop is None:
+                handle.heard_at_stop = 0
+            handle.interrupted = True
+            handle.finished = True
+            handle._chunks.clear()
+        return current
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self.interrupt()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
+    async def _run(self) -> None:
+        output, frame_bytes = self._output, self._frame_bytes
+        while self._queue:
+            handle = self._queue[0]
+            self._on_started(handle)
+            pending = bytearray()
+            while True:
+                if handle._chunks:
+                    pending += handle._chunks.popleft()
+                    while len(pending) >= frame_bytes:
+                        frame = bytes(pending[:frame_bytes])
+                        del pending[:frame_bytes]
+                        await output.write(frame)
+                        handle.pushed_samples += frame_bytes // 2
+                elif handle.input_done:
+                    if pending:
+                        # Pad the tail to a whole frame: outputs re-frame odd sizes, which
+                        # would misalign every later frame. Heard positions are clamped to
+                        # the samples received, so the padding is never reported as heard.
+                        await output.write(bytes(pending) + bytes(frame_bytes - len(pending)))
+                        handle.pushed_samples += frame_bytes // 2
+                    break
+                else:
+                    self._wake.clear()
+                    await self._wake.wait()
+            await output.wait_for_playout()
+            handle.heard_at_stop = min(handle.pushed_samples, handle.received_samples)
+            handle.finished = True
+            self._queue.popleft()
+            self._on_finished(handle)

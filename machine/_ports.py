@@ -1,0 +1,153 @@
+"""The ports: what the core needs from a provider and from a room.
+
+Adapters implement these protocols; the core never imports an adapter. Every method the
+chart's actions call is synchronous and non-blocking (it enqueues a send and returns),
+because callbacks never await I/O: an awaiting callback would delay the next barge-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from livekit import rtc
+from pydantic import BaseModel, ConfigDict
+
+from ._chat import ChatContext
+from ._events import ProviderEvent
+from ._tools import ToolOutput, ToolSchema
+
+__all__ = [
+    "AudioOutput",
+    "Capabilities",
+    "RealtimeProvider",
+    "RealtimeSession",
+    "RoomLink",
+    "RoomPort",
+    "TranscriptSegment",
+]
+
+
+class Capabilities(BaseModel):
+    """What a provider can do; the runtime asks these instead of checking provider types."""
+
+    model_config = ConfigDict(frozen=True)
+
+    supports_truncate: bool = True
+    """Cancel and truncate are only sent where this holds (OpenAI yes, Gemini no)."""
+    input_sample_rate: int = 24000
+    output_sample_rate: int = 24000
+    server_turn_detection: bool = True
+    """The server detects the end of the user's turn; else generate_reply commits first."""
+    replies_to_turns: bool = True
+    """A committed user turn is answered without a response request from the agent."""
+    server_interrupts: bool = False
+    """The server decides barge-ins (Gemini's ``interrupted``) instead of speech_started."""
+
+
+class RealtimeSession(Protocol):
+    """One live conversation with a provider."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def connect(self) -> None:
+        """Open the socket and configure it; emit SessionReady when audio is accepted.
+
+        The session reconnects by itself on a drop, emitting SessionLost then SessionReady.
+        """
+
+    def push_audio(self, pcm: bytes) -> None:
+        """Append PCM16 mono at ``input_sample_rate`` (the agent sends 100 ms chunks)."""
+
+    def commit_audio(self) -> None: ...
+
+    def clear_audio(self) -> None: ...
+
+    def create_response(self) -> None: ...
+
+    def cancel_response(self) -> None: ...
+
+    def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None: ...
+
+    def delete_item(self, item_id: str) -> None: ...
+
+    def recover_from_text_response(self, item_id: str) -> None:
+        """Drop a text-only answer and nudge the model back to audio."""
+
+    def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None: ...
+
+    def update_chat_ctx(self, ctx: ChatContext) -> None:
+        """Replace the conversation the provider holds with ``ctx``."""
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class RealtimeProvider(Protocol):
+    """A factory of sessions with fixed capabilities (an OpenAI model, a Gemini model...)."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def session(
+        self,
+        *,
+        chat_ctx: ChatContext,
+        tools: Sequence[ToolSchema],
+        on_event: Callable[[ProviderEvent], None],
+    ) -> RealtimeSession: ...
+
+
+class AudioOutput(Protocol):
+    """Where the agent's voice goes: a published track, or LocalRoom's speaker."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    async def write(self, pcm: bytes) -> None:
+        """Queue one frame of PCM16 mono; waits while the output's small queue is full."""
+
+    def clear(self) -> None:
+        """Drop everything queued: playout stops within the frame now playing."""
+
+    @property
+    def queued_samples(self) -> int:
+        """Samples written but not heard yet (exact where the output knows it)."""
+
+    async def wait_for_playout(self) -> None:
+        """Return once everything written has been heard."""
+
+
+class TranscriptSegment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    participant: str
+    segment_id: str
+    text: str
+    final: bool
+
+
+class RoomLink(Protocol):
+    """The agent's link to one participant of a room."""
+
+    @property
+    def participant(self) -> str: ...
+
+    @property
+    def output(self) -> AudioOutput: ...
+
+    def audio_frames(self) -> AsyncIterator[rtc.AudioFrame]:
+        """The linked participant's microphone, at whatever rate the room delivers."""
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None: ...
+
+    async def publish_transcription(self, segment: TranscriptSegment) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RoomPort(Protocol):
+    async def link(
+        self, participant: str | None, *, output_sample_rate: int
+    ) -> RoomLink: ...

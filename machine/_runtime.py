@@ -1,0 +1,437 @@
+"""The runtime: turns provider events into chart events, and carries out the chart's actions.
+
+Provider events arrive on the adapter's reader task and are handled synchronously: audio
+and transcript deltas go to the player, control events become chart events, and the
+chart decides. Actions never await; anything slow (tools, sends, publishing) is a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._chart import ChartActions
+from ._chat import ChatContext, ChatMessage
+from ._emitter import EventEmitter
+from ._events import (
+    AudioDelta,
+    FunctionCall,
+    ProviderEvent,
+    ResponseDone,
+)
+from ._options import AgentError, AgentOptions, ResponseMetrics
+from ._playout import Player, PlayoutHandle
+from ._ports import Capabilities, RealtimeSession
+from ._tools import Toolbox, ToolOutput
+from ._transcript import heard_text
+
+__all__ = ["Runtime"]
+
+logger = logging.getLogger("turnstile.agent")
+
+
+class _Response:
+    __slots__ = ("id", "created_at", "first_audio_at", "cancelled")
+
+    def __init__(self, response_id: str) -> None:
+        self.id = response_id
+        self.created_at = time.monotonic()
+        self.first_audio_at: float | None = None
+        self.cancelled = False
+
+
+class Runtime(ChartActions):
+    """The chart's model: its guards read this object, its actions act through it."""
+
+    def __init__(
+        self,
+        *,
+        capabilities: Capabilities,
+        options: AgentOptions,
+        toolbox: Toolbox,
+        chat_ctx: ChatContext,
+        emitter: EventEmitter,
+        send: Callable[..., None],
+    ) -> None:
+        self.caps = capabilities
+        self.options = options
+        self.toolbox = toolbox
+        self.chat_ctx = chat_ctx
+        self.emitter = emitter
+        self.send = send  # the chart's send, bound by the agent
+        self.session: RealtimeSession | None = None
+        self.player: Player | None = None
+        self.set_forwarding: Callable[[bool], None] = lambda ready: None
+        self.responses: dict[str, _Response] = {}
+        self.handles: dict[tuple[str, int], PlayoutHandle] = {}
+        self._early_text: dict[tuple[str, int], list[str]] = {}
+        self._refused: set[tuple[str, int]] = set()
+        self._dropped_responses: set[str] = set()
+        self._to_commit: list[PlayoutHandle] = []
+        self._tool_tasks: dict[str, asyncio.Task[ToolOutput]] = {}
+        self._tool_batches: set[asyncio.Task[None]] = set()
+        self.text_retries = 0
+        self.reply_wanted = False
+        self.awaiting_response = False
+        """A response was asked for (reply, tool reply, text recovery) and has not begun."""
+        self._cancel_next = False
+        """A barge-in came before the awaited response began: cancel it when it does."""
+        self.user_speaking_since: float | None = None
+        self.closed = False
+        self._handlers: dict[type, Callable[[Any], None]] = {}
+
+    # Provider events -----------------------------------------------------------------
+    def on_provider_event(self, ev: ProviderEvent) -> None:
+        """The adapter's callback. Never raises: a bad event is logged and survived."""
+        if self.closed:
+            return
+        if type(ev) is AudioDelta:  # the hot path: tens of times a second
+            self._on_audio(ev)
+            return
+        handler = getattr(self, "_on_" + ev.kind, None)
+        try:
+            if handler is None:
+                logger.warning("no handler for provider event %s", ev.kind)
+            else:
+                handler(ev)
+        except Exception as exc:
+            logger.exception("failed to handle provider event %s", ev.kind)
+            self.error("internal", f"handling {ev.kind}: {exc}")
+
+    def _on_session_ready(self, ev: Any) -> None:
+        self.send("session_ready")
+
+    def _on_session_lost(self, ev: Any) -> None:
+        self.send("session_lost", reason=ev.reason)
+        if not ev.will_reconnect:
+            self.error("session_lost", f"session lost for good: {ev.reason}", recoverable=False)
+
+    def _on_input_speech_started(self, ev: Any) -> None:
+        self.user_speaking_since = time.monotonic()
+        self.emitter.emit("user_started_speaking")
+        self.send("user_speech_started", speech_ms=0)
+
+    def _on_input_speech_stopped(self, ev: Any) -> None:
+        self.user_speaking_since = None
+        self.emitter.emit("user_stopped_speaking")
+        self.send("user_speech_stopped")
+
+    def _on_input_audio_committed(self, ev: Any) -> None:
+        self.send("user_turn_committed", item_id=ev.item_id)
+
+    def _on_input_transcription_completed(self, ev: Any) -> None:
+        self.chat_ctx.upsert(ChatMessage(role="user", text=ev.transcript, id=ev.item_id))
+        self.emitter.emit("user_speech_committed", ev.transcript)
+
+    def _on_response_created(self, ev: Any) -> None:
+        response = self.responses[ev.response_id] = _Response(ev.response_id)
+        self.awaiting_response = False
+        if self._cancel_next:
+            self._cancel_next = False
+            response.cancelled = True
+            self._dropped_responses.add(ev.response_id)
+            if self.caps.supports_truncate and self.session is not None:
+                self.session.cancel_response()
+            return
+        self.send("response_started", response_id=ev.response_id)
+
+    def _on_response_content_added(self, ev: Any) -> None:
+        pass  # audio_started is decided on the first audio, text_response on content done
+
+    def _on_transcript_delta(self, ev: Any) -> None:
+        key = (ev.item_id, ev.content_index)
+        handle = self.handles.get(key)
+        if handle is not None:
+            handle.add_text(ev.delta)
+        elif key not in self._refused:
+            self._early_text.setdefault(key, []).append(ev.delta)
+
+    def _on_audio(self, ev: AudioDelta) -> None:
+        key = (ev.item_id, ev.content_index)
+        handle = self.handles.get(key)
+        if handle is None:
+            if key in self._refused or ev.response_id in self._dropped_responses:
+                return
+            self.send(
+                "audio_started",
+                response_id=ev.response_id,
+                item_id=ev.item_id,
+                content_index=ev.content_index,
+            )
+            handle = self.handles.get(key)
+            if handle is None:  # the chart did not take it (a barge-in came first)
+                self._refused.add(key)
+                self._early_text.pop(key, None)
+                return
+        response = self.responses.get(ev.response_id)
+        if response is not None and response.first_audio_at is None:
+            response.first_audio_at = time.monotonic()
+        assert self.player is not None
+        self.player.push(handle, ev.data)
+
+    def _on_response_content_done(self, ev: Any) -> None:
+        key = (ev.item_id, ev.content_index)
+        if ev.modality == "text":
+            self.send("text_response", item_id=ev.item_id, text=ev.text)
+            return
+        handle = self.handles.get(key)
+        if handle is not None and self.player is not None:
+            self.player.end_input(handle)
+
+    def _on_tool_calls_requested(self, ev: Any) -> None:
+        self.send("tool_calls", calls=ev.calls)
+
+    def _on_tool_calls_cancelled(self, ev: Any) -> None:
+        for call_id in ev.call_ids:
+            task = self._tool_tasks.pop(call_id, None)
+            if task is not None:
+                task.cancel()
+
+    def _on_response_done(self, ev: ResponseDone) -> None:
+        response = self.responses.pop(ev.response_id, None)
+        self._dropped_responses.discard(ev.response_id)
+        if self.player is not None:
+            for handle in self.handles.values():
+                if handle.response_id == ev.response_id and not handle.input_done:
+                    self.player.end_input(handle)
+        self._emit_metrics(ev, response)
+        if ev.status == "failed":
+            self.error("response_failed", ev.error or "the response failed")
+        self.send("response_done", response_id=ev.response_id, status=ev.status)
+        self.flush_reply()
+
+    def _on_server_interrupted(self, ev: Any) -> None:
+        self.send("interrupt")
+
+    def _on_provider_error(self, ev: Any) -> None:
+        self.error(ev.code or "provider_error", ev.message, recoverable=ev.recoverable)
+
+    # Guards ---------------------------------------------------------------------------
+    def interruption_allowed(self) -> bool:
+        return self.options.allow_interruptions
+
+    def replies_to_turns(self) -> bool:
+        return self.caps.replies_to_turns
+
+    def retries_left(self) -> bool:
+        return self.text_retries < self.options.max_text_response_retries
+
+    def reply_pending(self) -> bool:
+        return (
+            self.reply_wanted
+            or self.awaiting_response
+            or bool(self.responses)
+            or bool(self._tool_batches)
+        )
+
+    def nothing_pending(self) -> bool:
+        playing = self.player is not None and self.player.playing
+        return not playing and not self.reply_pending()
+
+    # Actions --------------------------------------------------------------------------
+    def start_forwarding_audio(self) -> None:
+        self.set_forwarding(True)
+
+    def cancel_response(self) -> None:
+        if self.awaiting_response:
+            self.awaiting_response = False
+            self._cancel_next = True
+        live = [r for r in self.responses.values() if not r.cancelled]
+        for r in live:
+            r.cancelled = True
+            self._dropped_responses.add(r.id)
+        # Gemini has neither cancel nor truncate: the server interrupts itself.
+        if live and self.caps.supports_truncate and self.session is not None:
+            self.session.cancel_response()
+
+    def barge_in(self) -> None:
+        assert self.player is not None
+        handle = self.player.interrupt()
+        self.cancel_response()
+        if handle is None:
+            return
+        self._dropped_responses.add(handle.response_id)
+        self._to_commit.append(handle)
+        self.emitter.emit("agent_stopped_speaking")
+        if self.caps.supports_truncate and self.session is not None:
+            heard_ms = self.heard_ms(handle)
+            if heard_ms > 0:
+                self.session.truncate(handle.item_id, handle.content_index, heard_ms)
+            else:  # the server rejects a 0 ms truncation; nothing was heard, so drop it
+                self.session.delete_item(handle.item_id)
+
+    def heard_ms(self, handle: PlayoutHandle) -> int:
+        assert self.player is not None
+        return self.player.heard_samples(handle) * 1000 // self.player.sample_rate
+
+    def start_playout(self, **event: Any) -> None:
+        assert self.player is not None
+        key = (event["item_id"], event.get("content_index", 0))
+        handle = self.player.play(key[0], key[1], event["response_id"])
+        for delta in self._early_text.pop(key, ()):
+            handle.add_text(delta)
+        self.handles[key] = handle
+        self.text_retries = 0
+
+    def on_playout_started(self, handle: PlayoutHandle) -> None:
+        self.emitter.emit("agent_started_speaking")
+
+    def on_playout_finished(self, handle: PlayoutHandle) -> None:
+        self._to_commit.append(handle)
+        assert self.player is not None
+        if not self.player.playing:
+            self.emitter.emit("agent_stopped_speaking")
+            self.send("playout_done", item_id=handle.item_id)
+            self.flush_reply()
+
+    def recover_from_text(self, **event: Any) -> None:
+        self.text_retries += 1
+        logger.warning(
+            "the model answered in text instead of audio; recovering (retry %d of %d)",
+            self.text_retries,
+            self.options.max_text_response_retries,
+        )
+        if self.session is not None:
+            self.awaiting_response = True  # the recovery asks for a new response
+            self.session.recover_from_text_response(event["item_id"])
+
+    def give_up_on_text(self, **event: Any) -> None:
+        retries, self.text_retries = self.text_retries, 0
+        # Keep what the model said: the conversation must not lose it.
+        self.chat_ctx.upsert(
+            ChatMessage(role="assistant", text=event.get("text", ""), id=event.get("item_id"))
+        )
+        self.error(
+            "text_response",
+            f"the model answered in text after {retries} recovery attempts",
+        )
+
+    def run_tools(self, **event: Any) -> None:
+        calls: tuple[FunctionCall, ...] = tuple(event.get("calls", ()))
+        self.emitter.emit("function_calls_collected", list(calls))
+        batch = asyncio.get_running_loop().create_task(self._run_tools(calls), name="tools")
+        self._tool_batches.add(batch)
+        batch.add_done_callback(self._tool_batches.discard)
+
+    async def _run_tools(self, calls: tuple[FunctionCall, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        tasks = {c.call_id: loop.create_task(self.toolbox.call(c.call_id, c.name, c.arguments)) for c in calls}
+        self._tool_tasks.update(tasks)
+        outputs: list[ToolOutput] = []
+        for call_id, task in tasks.items():
+            try:
+                outputs.append(await task)
+            except asyncio.CancelledError:
+                if self.closed:
+                    raise
+                logger.info("tool call %s was cancelled by the provider; not answering", call_id)
+            finally:
+                self._tool_tasks.pop(call_id, None)
+        if self.closed:
+            return
+        for out in outputs:
+            self.chat_ctx.messages.append(
+                ChatMessage(role="tool", text=out.output, tool_call_id=out.call_id, name=out.name)
+            )
+        if outputs and self.session is not None:
+            self.session.send_tool_outputs(outputs)
+            self.reply_wanted = True
+        self.emitter.emit("function_calls_finished", outputs)
+        # This task is still in _tool_batches while it runs; leave it before asking.
+        self._tool_batches.discard(asyncio.current_task())  # type: ignore[arg-type]
+        self.flush_reply()
+
+    def flush_reply(self) -> None:
+        """Ask for the reply a tool owes, once nothing is playing and nothing is in flight."""
+        if not self.reply_wanted or self.closed or self.responses:
+            return
+        if self.player is not None and self.player.playing:
+            return  # a tool's reply waits for the current playout to end
+        self.reply_wanted = False
+        self.request_response()
+
+    def request_response(self) -> None:
+        if self.session is not None:
+            self.awaiting_response = True
+            self.session.create_response()
+        self.send("reply_requested")
+
+    def commit_agent_speech(self) -> None:
+        assert self.player is not None
+        rate = self.player.sample_rate
+        for handle in self._to_commit:
+            heard = self.player.heard_samples(handle)
+            text = heard_text(
+                handle.transcript,
+                heard,
+                handle.received_samples,
+                rate,
+                audio_complete=handle.input_done,
+            )
+            if handle.interrupted:
+                text += "..."
+            self.chat_ctx.upsert(
+                ChatMessage(
+                    role="assistant", text=text, id=handle.item_id, interrupted=handle.interrupted
+                )
+            )
+            self.handles.pop((handle.item_id, handle.content_index), None)
+            self.emitter.emit(
+                "agent_speech_interrupted" if handle.interrupted else "agent_speech_committed",
+                text,
+            )
+        self._to_commit.clear()
+
+    def recover_session(self) -> None:
+        self.set_forwarding(False)
+        if self.player is not None and self.player.playing:
+            handle = self.player.interrupt()
+            if handle is not None:
+                self._to_commit.append(handle)
+                self.emitter.emit("agent_stopped_speaking")
+            self.commit_agent_speech()
+        # Responses in flight died with the socket; a pending tool reply is asked anew.
+        self.reply_wanted = self.reply_wanted or self.awaiting_response or bool(self.responses)
+        self.awaiting_response = False
+        self.responses.clear()
+        self.handles.clear()
+
+    def release(self) -> None:
+        self.closed = True
+        self.set_forwarding(False)
+        if self.player is not None and self.player.playing:
+            handle = self.player.interrupt()
+            if handle is not None:
+                self._to_commit.append(handle)
+            self.commit_agent_speech()
+        for task in list(self._tool_tasks.values()) + list(self._tool_batches):
+            task.cancel()
+
+    def report_error(self, error: Exception | None = None) -> None:
+        logger.error("a chart action failed: %r", error, exc_info=error)
+        self.error("internal", f"a chart action failed: {error!r}")
+
+    # Helpers --------------------------------------------------------------------------
+    def error(self, code: str, message: str, *, recoverable: bool = True) -> None:
+        self.emitter.emit("error", AgentError(code=code, message=message, recoverable=recoverable))
+
+    def _emit_metrics(self, ev: ResponseDone, response: _Response | None) -> None:
+        now = time.monotonic()
+        created = response.created_at if response is not None else now
+        usage = ev.usage.model_dump() if ev.usage is not None else {}
+        usage.pop("kind", None)
+        metrics = ResponseMetrics(
+            response_id=ev.response_id,
+            ttfa_s=(response.first_audio_at - created)
+            if response is not None and response.first_audio_at is not None
+            else None,
+            duration_s=now - created,
+            cancelled=ev.status == "cancelled" or (response is not None and response.cancelled),
+            status=ev.status,
+            error=ev.error,
+            **usage,
+        )
+        self.emitter.emit("metrics_collected", metrics)

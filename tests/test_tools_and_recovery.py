@@ -1,0 +1,230 @@
+"""Tools, text-response recovery, replies and dropped sessions through the real runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Literal
+
+import pytest
+
+from turnstile.adapters.local import LocalRoom
+from turnstile.adapters.pytest_plugin import Harness
+from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
+from turnstile.machine import (
+    AgentError,
+    AgentOptions,
+    FunctionCall,
+    InputTranscriptionCompleted,
+    RealtimeAgent,
+    SessionLost,
+    SessionReady,
+    Tool,
+    ToolCallsCancelled,
+    ToolCallsRequested,
+    ToolOutput,
+)
+
+
+async def get_weather(city: str, unit: Literal["c", "f"] = "c") -> dict[str, object]:
+    """Current weather for a city."""
+    return {"city": city, "temp": 21 if unit == "c" else 70}
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers (a plain sync function)."""
+    return a + b
+
+
+def explode(reason: str) -> str:
+    raise RuntimeError(f"boom: {reason}")
+
+
+async def started(provider: ScriptedRealtime, room: LocalRoom, **kw: object) -> RealtimeAgent:
+    agent = RealtimeAgent(provider, **kw)  # type: ignore[arg-type]
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    return agent
+
+
+def test_functions_become_pydantic_validated_schemas() -> None:
+    tool = Tool.from_function(get_weather)
+    assert tool.schema.name == "get_weather"
+    assert tool.schema.description == "Current weather for a city."
+    params = tool.schema.parameters
+    assert params["required"] == ["city"]
+    assert params["properties"]["city"] == {"type": "string"}
+    assert params["properties"]["unit"]["enum"] == ["c", "f"]
+    assert params["additionalProperties"] is False
+    with pytest.raises(TypeError, match="type hint"):
+        Tool.from_function(lambda x: x)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "expected", "is_error"),
+    [
+        ("add", '{"a": 2, "b": 3}', "5", False),
+        ("get_weather", '{"city": "Oslo"}', '{"city": "Oslo", "temp": 21}', False),
+        ("add", '{"a": "two", "b": 3}', "invalid arguments for add", True),
+        ("add", '{"a": 1}', "invalid arguments for add", True),
+        ("add", "not json", "invalid arguments for add", True),
+        ("add", "[1, 2]", "invalid arguments for add", True),
+        ("get_weather", '{"city": "Oslo", "unit": "k"}', "invalid arguments", True),
+        ("nope", "{}", "unknown tool 'nope'", True),
+        ("explode", '{"reason": "x"}', "explode failed: RuntimeError: boom: x", True),
+    ],
+)
+async def test_tool_calls_always_end_in_an_output(
+    name: str, arguments: str, expected: str, is_error: bool
+) -> None:
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = await started(provider, room, tools=[add, get_weather, explode])
+    finished: list[list[ToolOutput]] = []
+    agent.on("function_calls_finished", finished.append)
+    s = provider.last_session
+    s.tool_call(name, arguments, call_id="call_1")
+    sent = await s.wait_sent("send_tool_outputs")
+    [out] = sent.args["outputs"]
+    assert out.call_id == "call_1"
+    assert out.is_error is is_error
+    assert out.output.startswith(expected) if is_error else out.output == expected
+    assert finished == [[out]]
+    # The model gets to answer the output: a reply is requested once nothing is in flight.
+    await s.wait_sent("create_response")
+    assert agent.state == "thinking"
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_a_tool_reply_waits_for_the_current_playout(turnstile_harness: Harness) -> None:
+    h = turnstile_harness
+    h.agent.toolbox._tools["add"] = Tool.from_function(add)
+    s = h.session
+    rid, iid = s.start_audio_response(pcm_tone(300), transcript="Let me add that.", done=False)
+    assert h.agent.state == "speaking"
+    s.emit(ToolCallsRequested(calls=(FunctionCall(call_id="c1", name="add", arguments='{"a":1,"b":2}'),)))
+    s.finish_response(rid, iid, transcript="Let me add that.")
+    await s.wait_sent("send_tool_outputs")
+    assert h.agent.state == "speaking"
+    assert "create_response" not in s.names()  # not while the agent is still speaking
+    await h.agent.wait_for_state("thinking")
+    assert s.names()[-1] == "create_response"
+    h.agent.trace.assert_visits("speaking", "thinking")
+    assert ("playout_done", "speaking", "thinking") in h.agent.trace.transitions
+
+
+async def test_a_cancelled_tool_call_is_not_answered() -> None:
+    started_evt = asyncio.Event()
+
+    async def slow() -> str:
+        started_evt.set()
+        await asyncio.sleep(30)
+        return "late"
+
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = await started(provider, room, tools=[Tool.from_function(slow, name="slow")])
+    s = provider.last_session
+    s.tool_call("slow", "{}", call_id="c9")
+    await asyncio.wait_for(started_evt.wait(), 5)
+    s.emit(ToolCallsCancelled(call_ids=("c9",)))
+    await asyncio.wait_for(asyncio.gather(*agent._runtime._tool_batches), 5)
+    assert "send_tool_outputs" not in s.names()
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_text_responses_are_recovered_then_reported() -> None:
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = await started(provider, room, options=AgentOptions(max_text_response_retries=2))
+    errors: list[AgentError] = []
+    agent.on("error", errors.append)
+    s = provider.last_session
+    agent.generate_reply()
+    s.text_response("I am text 1")
+    s.text_response("I am text 2")
+    assert s.names().count("recover_from_text_response") == 2
+    assert agent.state == "thinking" and not errors
+    _, iid = s.text_response("I am text 3")
+    assert agent.state == "listening"
+    assert s.names().count("recover_from_text_response") == 2
+    assert [(e.code, e.recoverable) for e in errors] == [("text_response", True)]
+    assert agent.chat_ctx.messages[-1].text == "I am text 3"  # kept, not lost
+    # An audio answer resets the count.
+    agent.generate_reply()
+    s.text_response("again text")
+    assert agent.state == "thinking"
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_generate_reply_on_duplicate(turnstile_harness: Harness) -> None:
+    from turnstile.machine import ResponseCreated
+
+    h = turnstile_harness
+    s = h.session
+    s.emit(ResponseCreated(response_id="r1"))
+    h.agent.generate_reply(on_duplicate="cancel_new")
+    assert "create_response" not in s.names()
+    h.agent.generate_reply(on_duplicate="keep_both")
+    assert s.names() == ["connect", "create_response"]
+    h.agent.generate_reply()  # cancel_existing
+    assert s.names()[-2:] == ["cancel_response", "create_response"]
+
+
+async def test_manual_turns_commit_before_a_reply() -> None:
+    from turnstile.machine import Capabilities
+
+    provider = ScriptedRealtime(Capabilities(server_turn_detection=False, replies_to_turns=False))
+    room = LocalRoom()
+    agent = await started(provider, room)
+    agent.generate_reply()
+    assert provider.last_session.names()[-2:] == ["commit_audio", "create_response"]
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_user_transcripts_are_committed(turnstile_harness: Harness) -> None:
+    h = turnstile_harness
+    said: list[str] = []
+    h.agent.on("user_speech_committed", said.append)
+    h.session.emit(InputTranscriptionCompleted(item_id="u1", transcript="hello agent"))
+    assert said == ["hello agent"]
+    assert h.agent.chat_ctx.messages[-1].model_dump(include={"role", "text", "id"}) == {
+        "role": "user",
+        "text": "hello agent",
+        "id": "u1",
+    }
+
+
+async def test_a_dropped_session_stops_playout_and_recovers(turnstile_harness: Harness) -> None:
+    h = turnstile_harness
+    s = h.session
+    s.start_audio_response(pcm_tone(1000), transcript="a long answer", done=False)
+    assert h.agent.state == "speaking"
+    s.emit(SessionLost(reason="socket closed"))
+    assert h.agent.state == "initializing"
+    assert not h.agent._runtime.player.playing  # type: ignore[union-attr]
+    assert h.agent.forwarder is not None and not h.agent.forwarder.ready
+    s.emit(SessionReady())
+    assert h.agent.state == "listening"
+    assert h.agent.forwarder.ready
+    h.agent.trace.assert_visits("speaking", "initializing", "listening")
+
+
+async def test_losing_the_session_for_good_is_a_non_recoverable_error(
+    turnstile_harness: Harness,
+) -> None:
+    h = turnstile_harness
+    errors: list[AgentError] = []
+    h.agent.on("error", errors.append)
+    h.session.emit(SessionLost(reason="gone", will_reconnect=False))
+    assert [(e.code, e.recoverable) for e in errors] == [("session_lost", False)]
+
+
+async def test_tool_outputs_reach_the_chat_context(turnstile_harness: Harness) -> None:
+    h = turnstile_harness
+    h.agent.toolbox._tools["add"] = Tool.from_function(add)
+    h.session.tool_call("add", json.dumps({"a": 40, "b": 2}), call_id="c2")
+    await h.session.wait_sent("send_tool_outputs")
+    tool_msgs = [m for m in h.agent.chat_ctx.messages if m.role == "tool"]
+    assert [(m.tool_call_id, m.text) for m in tool_msgs] == [("c2", "42")]
