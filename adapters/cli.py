@@ -1,0 +1,92 @@
+"""The ``turnstile`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _load_chart(spec: str | None) -> type:
+    """``package.module:ClassName`` -> the chart class (default: the built-in chart)."""
+    from turnstile.machine import AgentChart
+
+    if not spec:
+        return AgentChart
+    module, _, name = spec.partition(":")
+    chart = getattr(importlib.import_module(module), name or "AgentChart")
+    if not (isinstance(chart, type) and issubclass(chart, AgentChart)):
+        raise SystemExit(f"turnstile: {spec} is not an AgentChart subclass")
+    return chart
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from turnstile import diagrams
+    from turnstile.machine import Trace
+
+    if args.write_committed:
+        for path in diagrams.write_committed():
+            print(f"wrote {path}")
+        return 0
+    if args.check:
+        drifted = diagrams.check_committed()
+        for name in drifted:
+            print(f"{name} no longer matches the chart; run `make diagrams`", file=sys.stderr)
+        return 1 if drifted else 0
+    chart = _load_chart(args.chart)
+    trace = Trace.read_jsonl(args.trace) if args.trace else None
+    if args.output is None:
+        fmt = args.format or "dot"
+        if fmt == "dot":
+            print(diagrams.chart_dot(chart, trace).source)
+        elif fmt == "mermaid":
+            print(diagrams.chart_mermaid(chart, trace))
+        else:
+            raise SystemExit(f"turnstile: --format {fmt} needs -o FILE")
+        return 0
+    path = diagrams.render(args.output, chart=chart, trace=trace, format=args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return asyncio.run(
+        run_demo(
+            trace_path=Path(args.trace),
+            diagram_path=Path(args.diagram),
+            wav_path=Path(args.wav),
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="turnstile", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("diagram", help="render the agent chart (and a trace over it)")
+    d.add_argument("-o", "--output", help="file to write (.svg .png .dot .mmd); default: stdout")
+    d.add_argument("--format", choices=["svg", "png", "dot", "mermaid"])
+    d.add_argument("--trace", help="a trace JSONL file to lay over the chart")
+    d.add_argument("--chart", help="module:Class of an AgentChart subclass")
+    d.add_argument("--write-committed", action="store_true", help="regenerate diagrams/")
+    d.add_argument("--check", action="store_true", help="fail if diagrams/ drifted")
+    d.set_defaults(func=_diagram)
+
+    m = sub.add_parser("demo", help="a simulated conversation, offline")
+    m.add_argument("--trace", default="out/demo-trace.jsonl")
+    m.add_argument("--diagram", default="out/demo-chart.svg")
+    m.add_argument("--wav", default="out/demo-conversation.wav")
+    m.set_defaults(func=_demo)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
