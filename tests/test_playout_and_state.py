@@ -215,3 +215,34 @@ async def test_playout_done_commits_the_whole_transcript(turnstile_harness: Harn
     # Everything written was heard: playout_done means the listener got it all.
     assert h.room.speaker.heard_samples >= RATE * 250 // 1000
     assert h.agent.chat_ctx.messages[-1].text == "All done here."
+
+
+async def test_a_response_requested_before_a_barge_in_is_cancelled_when_it_begins(
+    turnstile_harness: Harness,
+) -> None:
+    from turnstile.machine import AudioDelta, ResponseCreated
+
+    h = turnstile_harness
+    h.agent.generate_reply()
+    assert h.agent.state == "thinking"
+    h.session.emit(InputSpeechStarted())  # the user talks before the answer begins
+    assert h.agent.state == "listening"
+    h.session.emit(ResponseCreated(response_id="late"))
+    assert h.session.names()[-1] == "cancel_response"
+    h.session.emit(AudioDelta(response_id="late", item_id="x", data=pcm_tone(100)))
+    assert h.agent.state == "listening"
+    assert h.room.speaker.written_samples == 0
+
+
+def test_heard_text_keeps_whole_words_up_to_the_heard_fraction() -> None:
+    from turnstile.machine._transcript import heard_text
+
+    text = "alpha beta gamma delta"
+    assert heard_text(text, 0, 100, RATE, audio_complete=True) == ""
+    assert heard_text(text, 50, 100, RATE, audio_complete=True) == "alpha beta"
+    assert heard_text(text, 45, 100, RATE, audio_complete=True) == "alpha"  # mid "beta"
+    assert heard_text(text, 30, 100, RATE, audio_complete=True) == "alpha"
+    assert heard_text(text, 100, 100, RATE, audio_complete=True) == text
+    # Audio still arriving: the item's length is estimated from its text (15 chars/s),
+    # so 0.5 s heard of a 22-character sentence is about a third of it.
+    assert heard_text(text, RATE // 2, RATE // 2, RATE, audio_complete=False) == "alpha"
