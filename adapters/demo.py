@@ -54,8 +54,8 @@ class _Timeline:
         print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", flush=True)
 
     def after_transition(self, event: Any, source: Any, target: Any) -> None:
-        if source.id != target.id:
-            self.line(f"{source.id:>12} --{event or '(auto)'}--> {target.id}")
+        arrow = f"--{event or '(auto)'}-->"
+        self.line(f"{source.id:>12} {arrow} {target.id if target.id != source.id else '(stays)'}")
 
 
 def get_weather(city: str) -> str:

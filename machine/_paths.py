@@ -54,7 +54,13 @@ class TransitionPath(BaseModel):
 
 
 def _names(specs: Any) -> tuple[str, ...]:
-    return tuple(str(s.func) if isinstance(s.func, str) else s.func.__name__ for s in specs)
+    """Declared names (not the implicit ``on_<event>`` conventions); ``unless`` as "not x"."""
+    return tuple(
+        ("not " if s.expected_value is False else "")
+        + (str(s.func) if isinstance(s.func, str) else s.func.__name__)
+        for s in specs
+        if not s.is_convention
+    )
 
 
 def _leaves(state: Any) -> list[Any]:
@@ -74,8 +80,8 @@ def chart_transitions(chart: type[StateChart]) -> list[ChartTransition]:
                     continue
                 events = [str(e) for e in t.events] or [None]
                 target = t.targets[0]
-                if target.is_compound:
-                    target = _leaves(target)[0]
+                while target.is_compound:  # entering a compound enters its initial child
+                    target = next((c for c in target.states if c.initial), target.states[0])
                 for event in events:
                     if event == "error.execution":
                         continue

@@ -18,15 +18,10 @@ from turnstile.machine import (
     ServerInterrupted,
 )
 
+from ._util import wait_until
+
 RATE = 24000
 FRAME = RATE // 100  # one 10 ms output frame
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    """Poll a condition the code under test exposes no event for (room-side counters)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 async def test_published_state_follows_the_chart(turnstile_harness: Harness) -> None:

@@ -1,0 +1,357 @@
+"""The chart as something to draw, and the public entry points that draw it.
+
+:func:`chart_model` reads a chart class the way its declaration reads: states in document
+order, one edge per declared transition (a transition declared on the compound ``active``
+is one edge, not one per leaf). A trace is laid over it by counting, per edge, the records
+that took it. ``_dot`` and ``_mermaid`` only turn that model into text, so both formats
+show the same edges with the same labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import graphviz
+from statemachine import State, StateChart
+
+from turnstile.machine import AgentChart, Trace
+
+from . import _dot, _mermaid
+
+__all__ = [
+    "ChartEdge",
+    "ChartModel",
+    "ChartNode",
+    "Chart",
+    "Format",
+    "chart_dot",
+    "chart_mermaid",
+    "chart_model",
+    "check_committed",
+    "render",
+    "write_committed",
+]
+
+Format = Literal["svg", "png", "dot", "mermaid"]
+Chart = type[StateChart[Any]]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_COMMITTED_STEM = "agent_chart"
+_FORMAT_BY_SUFFIX: dict[str, Format] = {
+    ".svg": "svg",
+    ".png": "png",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+}
+_HASH_COMMENT = "<!-- turnstile-chart-sha256: {} -->"
+_HASH_RE = re.compile(r"<!-- turnstile-chart-sha256: ([0-9a-f]{64}) -->")
+
+
+# The model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartNode:
+    id: str
+    parent: str | None
+    compound: bool
+    final: bool
+    initial_leaf: str
+    """The leaf the chart settles in when it enters this state."""
+
+
+@dataclass(frozen=True)
+class ChartEdge:
+    key: int
+    """Declaration order; stable, so the drawing is too."""
+    event: str | None
+    """The name shown; None for an eventless transition."""
+    aliases: tuple[str, ...]
+    """Every event id that takes this transition (``error_x`` also answers to ``error.x``)."""
+    source: str
+    """Where it is declared: a leaf, or a compound for a transition every child shares."""
+    target: str | None
+    """As declared (may be a compound); None for a targetless transition."""
+    conds: tuple[str, ...]
+    actions: tuple[str, ...]
+    internal: bool
+
+    @property
+    def trigger(self) -> str:
+        """``event [guard]``: what makes the transition fire."""
+        guard = f" [{' and '.join(self.conds)}]" if self.conds else ""
+        return f"{self.event or '(auto)'}{guard}"
+
+    @property
+    def effect(self) -> str:
+        return ", ".join(self.actions)
+
+    @property
+    def label(self) -> str:
+        return f"{self.trigger} / {self.effect}" if self.actions else self.trigger
+
+
+@dataclass(frozen=True)
+class ChartModel:
+    name: str
+    nodes: tuple[ChartNode, ...]
+    """Document order: a compound comes before its children."""
+    edges: tuple[ChartEdge, ...]
+    initial: str
+    """The top-level initial state."""
+    counts: Mapping[int, int] | None = None
+    """Per edge key, how often the trace took it; None when drawn without a trace."""
+    final_state: str | None = None
+    """The leaf the trace ended in."""
+    _by_id: dict[str, ChartNode] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {n.id: n for n in self.nodes})  # frozen: set once
+
+    def node(self, state_id: str) -> ChartNode:
+        return self._by_id[state_id]
+
+    def children(self, state_id: str | None) -> list[ChartNode]:
+        return [n for n in self.nodes if n.parent == state_id]
+
+    def contains(self, ancestor: str, state_id: str) -> bool:
+        """``state_id`` is ``ancestor`` or nested (at any depth) inside it."""
+        here: str | None = state_id
+        while here is not None:
+            if here == ancestor:
+                return True
+            here = self.node(here).parent
+        return False
+
+    def count(self, edge: ChartEdge) -> int | None:
+        return None if self.counts is None else self.counts.get(edge.key, 0)
+
+
+def _walk(states: Any) -> Iterator[State]:
+    for state in states:
+        yield state
+        yield from _walk(state.states)
+
+
+def _initial_leaf(state: State) -> str:
+    while state.states:
+        state = next((s for s in state.states if s.initial), state.states[0])
+    return str(state.id)
+
+
+def _name(func: Any) -> str:
+    # Names as written in the declaration; callables by __name__, never a repr with an
+    # address, so the output is the same on every run.
+    return func if isinstance(func, str) else getattr(func, "__name__", type(func).__name__)
+
+
+def _guards(transition: Any) -> tuple[str, ...]:
+    out = []
+    for spec in transition.cond:
+        name = _name(spec.func)
+        if spec.expected_value is False:  # declared with unless=
+            name = f"not ({name})" if " " in name else f"not {name}"
+        out.append(name)
+    return tuple(out)
+
+
+def _actions(transition: Any) -> tuple[str, ...]:
+    # Convention callbacks (on_transition, on_<event>, ...) exist on every transition
+    # whether or not anyone defines them; only the declared ones say what the edge does.
+    groups = (transition.before, transition.on, transition.after)
+    return tuple(_name(s.func) for specs in groups for s in specs if not s.is_convention)
+
+
+def _events(transition: Any) -> list[tuple[str | None, tuple[str, ...]]]:
+    """(shown name, aliases) per event; ``error_x`` and ``error.x`` are one event."""
+    ids = [str(e) for e in transition.events]
+    if not ids:
+        return [(None, ())]
+    groups: dict[str, list[str]] = {}
+    for event_id in ids:
+        groups.setdefault(event_id.replace(".", "_"), []).append(event_id)
+    # Show the SCXML dotted form when there is one: it is the name the engine raises.
+    return [(max(a, key=lambda e: e.count(".")), tuple(a)) for a in groups.values()]
+
+
+def _edges(chart: Chart) -> list[ChartEdge]:
+    edges: list[ChartEdge] = []
+    for state in _walk(chart.states):
+        for t in state.transitions:
+            if t.initial:  # the compound's entry into its initial child, drawn as a point
+                continue
+            for event, aliases in _events(t):
+                edges.append(
+                    ChartEdge(
+                        key=len(edges),
+                        event=event,
+                        aliases=aliases,
+                        source=str(state.id),
+                        target=str(t.targets[0].id) if t.targets else None,
+                        conds=_guards(t),
+                        actions=_actions(t),
+                        internal=bool(t.internal),
+                    )
+                )
+    return edges
+
+
+def _nodes(chart: Chart) -> list[ChartNode]:
+    return [
+        ChartNode(
+            id=str(s.id),
+            parent=str(s.parent.id) if s.parent is not None else None,
+            compound=bool(s.states),
+            final=bool(s.final),
+            initial_leaf=_initial_leaf(s),
+        )
+        for s in _walk(chart.states)
+    ]
+
+
+# Trace overlay -------------------------------------------------------------------------
+
+
+def _landing(model: ChartModel, edge: ChartEdge, leaf: str) -> str:
+    """The leaf a record shows after ``edge`` fired in ``leaf``."""
+    if edge.target is None or (edge.internal and edge.target == edge.source):
+        return leaf  # targetless or internal self-transition: the configuration stays
+    return model.node(edge.target).initial_leaf
+
+
+def _record_index(model: ChartModel) -> dict[tuple[str | None, str, str], int]:
+    """(event, leaf source, leaf target) -> edge key, as the engine would select it."""
+    index: dict[tuple[str | None, str, str], int] = {}
+    for leaf in (n for n in model.nodes if not n.compound):
+        owner: str | None = leaf.id
+        # The leaf's own transitions win over its ancestors', so a record from a leaf
+        # counts towards the compound's edge only when the leaf declares none of its own.
+        while owner is not None:
+            for edge in (e for e in model.edges if e.source == owner):
+                landing = _landing(model, edge, leaf.id)
+                for alias in edge.aliases or (None,):
+                    # First declared wins: guards are not in the record, and the engine
+                    # also tries transitions in declaration order.
+                    index.setdefault((alias, leaf.id, landing), edge.key)
+            owner = model.node(owner).parent
+    return index
+
+
+def _with_trace(model: ChartModel, trace: Trace) -> ChartModel:
+    index = _record_index(model)
+    keys = (index.get((r.event, r.source, r.target)) for r in trace.records)
+    # Records that match no declared transition (a trace of another chart) are not drawn.
+    counts = Counter(k for k in keys if k is not None)
+    return replace(model, counts=dict(sorted(counts.items())), final_state=trace.final_state)
+
+
+def chart_model(chart: Chart = AgentChart, trace: Trace | None = None) -> ChartModel:
+    initial = chart.initial_state
+    if initial is None:
+        raise ValueError(f"{chart.__name__} has no initial state to draw from")
+    model = ChartModel(
+        name=chart.__name__,
+        nodes=tuple(_nodes(chart)),
+        edges=tuple(_edges(chart)),
+        initial=str(initial.id),
+    )
+    return model if trace is None else _with_trace(model, trace)
+
+
+# Public API ----------------------------------------------------------------------------
+
+
+def chart_dot(chart: Chart = AgentChart, trace: Trace | None = None) -> graphviz.Digraph:
+    """The chart (and a trace over it) as a Graphviz digraph; ``.source`` is the DOT text."""
+    return _dot.draw(chart_model(chart, trace))
+
+
+def chart_mermaid(chart: Chart = AgentChart, trace: Trace | None = None) -> str:
+    """The chart (and a trace over it) as a Mermaid ``stateDiagram-v2``."""
+    return _mermaid.draw(chart_model(chart, trace))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stamped_svg(digraph: graphviz.Digraph) -> str:
+    # The layout differs between Graphviz versions, so the SVG itself cannot be compared
+    # for drift; the hash of the DOT it was drawn from can.
+    svg = _dot.pipe(digraph, "svg").decode("utf-8")
+    comment = _HASH_COMMENT.format(_sha256(digraph.source))
+    head, _, rest = svg.partition("\n")
+    if head.startswith("<?xml"):
+        return f"{head}\n{comment}\n{rest}"
+    return f"{comment}\n{svg}"
+
+
+def _format_of(path: Path, format: Format | None) -> Format:
+    if format is not None:
+        return format
+    try:
+        return _FORMAT_BY_SUFFIX[path.suffix.lower()]
+    except KeyError:
+        known = " ".join(sorted(_FORMAT_BY_SUFFIX))
+        raise ValueError(f"cannot tell the format of {path}; use a suffix ({known}) or format=") from None
+
+
+def render(
+    path: str | Path,
+    *,
+    chart: Chart = AgentChart,
+    trace: Trace | None = None,
+    format: Format | None = None,
+) -> Path:
+    """Write the chart to ``path`` as svg, png, dot or mermaid (from its suffix by default).
+
+    dot and mermaid are plain text; svg and png need Graphviz's ``dot`` program.
+    """
+    out = Path(path)
+    fmt = _format_of(out, format)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "mermaid":
+        out.write_text(chart_mermaid(chart, trace), encoding="utf-8")
+    elif fmt == "dot":
+        out.write_text(chart_dot(chart, trace).source, encoding="utf-8")
+    elif fmt == "svg":
+        out.write_text(_stamped_svg(chart_dot(chart, trace)), encoding="utf-8")
+    else:
+        out.write_bytes(_dot.pipe(chart_dot(chart, trace), "png"))
+    return out
+
+
+def _committed(directory: Path) -> dict[str, Path]:
+    return {
+        suffix: directory / f"{_COMMITTED_STEM}.{suffix}" for suffix in ("dot", "svg", "mmd")
+    }
+
+
+def write_committed(directory: Path = _PACKAGE_DIR) -> list[Path]:
+    """(Re)write the renders of :class:`AgentChart` kept in the repository."""
+    return [render(path) for path in _committed(Path(directory)).values()]
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def check_committed(directory: Path = _PACKAGE_DIR) -> list[str]:
+    """File names of the committed renders that no longer match the chart ([] = all match)."""
+    paths = _committed(Path(directory))
+    dot = chart_dot().source
+    svg = _read(paths["svg"])
+    svg_hash = _HASH_RE.search(svg) if svg is not None else None
+    fresh = {
+        "dot": _read(paths["dot"]) == dot,
+        "svg": svg_hash is not None and svg_hash.group(1) == _sha256(dot),
+        "mmd": _read(paths["mmd"]) == chart_mermaid(),
+    }
+    return [paths[suffix].name for suffix, ok in fresh.items() if not ok]
