@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._events import Usage
+
 __all__ = ["AgentError", "AgentOptions", "ResponseMetrics", "DEFAULT_STATE_MAP"]
 
 DEFAULT_STATE_MAP: dict[str, str] = {
@@ -39,10 +41,8 @@ class AgentError(BaseModel):
     recoverable: bool = True
 
 
-class ResponseMetrics(BaseModel):
-    """One response, as ``metrics_collected`` reports it."""
-
-    model_config = ConfigDict(frozen=True)
+class ResponseMetrics(Usage):
+    """One response, as ``metrics_collected`` reports it: timings plus its token usage."""
 
     response_id: str
     ttfa_s: float | None = None
@@ -51,11 +51,3 @@ class ResponseMetrics(BaseModel):
     cancelled: bool = False
     status: str = "completed"
     error: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    input_audio_tokens: int = 0
-    input_text_tokens: int = 0
-    output_audio_tokens: int = 0
-    output_text_tokens: int = 0

@@ -422,7 +422,6 @@ class Runtime(ChartActions):
         now = time.monotonic()
         created = response.created_at if response is not None else now
         usage = ev.usage.model_dump() if ev.usage is not None else {}
-        usage.pop("kind", None)
         metrics = ResponseMetrics(
             response_id=ev.response_id,
             ttfa_s=(response.first_audio_at - created)

@@ -228,3 +228,22 @@ async def test_tool_outputs_reach_the_chat_context(turnstile_harness: Harness) -
     await h.session.wait_sent("send_tool_outputs")
     tool_msgs = [m for m in h.agent.chat_ctx.messages if m.role == "tool"]
     assert [(m.tool_call_id, m.text) for m in tool_msgs] == [("c2", "42")]
+
+
+async def test_metrics_are_collected_per_response(turnstile_harness: Harness) -> None:
+    from turnstile.machine import ResponseDone, ResponseMetrics, Usage
+
+    h = turnstile_harness
+    metrics: list[ResponseMetrics] = []
+    h.agent.on("metrics_collected", metrics.append)
+    rid, iid = h.session.start_audio_response(pcm_tone(100), done=False)
+    usage = Usage(input_tokens=12, output_tokens=30, total_tokens=42, cached_tokens=4,
+                  output_audio_tokens=25, output_text_tokens=5)
+    h.session.emit(ResponseDone(response_id=rid, usage=usage))
+    h.session.emit(ResponseDone(response_id="r-cancelled", status="cancelled"))
+    first, second = metrics
+    assert first.response_id == rid and first.status == "completed" and not first.cancelled
+    assert first.ttfa_s is not None and 0 <= first.ttfa_s <= first.duration_s
+    assert (first.input_tokens, first.output_tokens, first.cached_tokens) == (12, 30, 4)
+    assert first.output_audio_tokens == 25
+    assert second.cancelled and second.ttfa_s is None and second.total_tokens == 0
