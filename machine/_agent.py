@@ -131,7 +131,7 @@ class RealtimeAgent:
         rt = self._runtime
         rt.player = Player(link.output, rt.on_playout_started, rt.on_playout_finished)
         self._session = session = self.provider.session(
-            chat_ctx=rt.chat_ctx.copy(), tools=self.toolbox.schemas, on_event=rt.on_provider_event
+            chat_ctx=rt.chat_ctx, tools=self.toolbox.schemas, on_event=rt.on_provider_event
         )
         rt.session = session
         self._forwarder = fwd = AudioForwarder(

@@ -108,6 +108,7 @@ class Runtime(ChartActions):
         self.send("session_lost", reason=ev.reason)
         if not ev.will_reconnect:
             self.error("session_lost", f"session lost for good: {ev.reason}", recoverable=False)
+            self.send("close")
 
     def _on_input_speech_started(self, ev: Any) -> None:
         self.user_speaking_since = time.monotonic()
@@ -332,6 +333,10 @@ class Runtime(ChartActions):
                 self._tool_tasks.pop(call_id, None)
         if self.closed:
             return
+        for call in calls:  # the call, then its output: providers replay them in that order
+            self.chat_ctx.messages.append(
+                ChatMessage(role="assistant", text=call.arguments, tool_call_id=call.call_id, name=call.name)
+            )
         for out in outputs:
             self.chat_ctx.messages.append(
                 ChatMessage(role="tool", text=out.output, tool_call_id=out.call_id, name=out.name)

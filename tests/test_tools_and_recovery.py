@@ -219,6 +219,7 @@ async def test_losing_the_session_for_good_is_a_non_recoverable_error(
     h.agent.on("error", errors.append)
     h.session.emit(SessionLost(reason="gone", will_reconnect=False))
     assert [(e.code, e.recoverable) for e in errors] == [("session_lost", False)]
+    assert h.agent.state == "closed"
 
 
 async def test_tool_outputs_reach_the_chat_context(turnstile_harness: Harness) -> None:
