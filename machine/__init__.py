@@ -89,6 +89,7 @@ __all__ = [
     "TraceAssertionError",
     "TraceRecord",
     "TranscriptDelta",
+    "TranscriptSegment",
     "TransitionPath",
     "Usage",
     "chart_transitions",

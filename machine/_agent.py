@@ -61,7 +61,8 @@ class RealtimeAgent:
         self.options = options or AgentOptions()
         self.toolbox = Toolbox(tools)
         self.events = EventEmitter()
-        self.trace = trace if trace is not None else Trace()
+        # Bounded by default: a long call must not grow memory with every transition.
+        self.trace = trace if trace is not None else Trace(max_records=10_000)
         self._runtime = Runtime(
             capabilities=provider.capabilities,
             options=self.options,
@@ -83,6 +84,7 @@ class RealtimeAgent:
         self._forwarder: AudioForwarder | None = None
         self._publisher: StatePublisher | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiter: asyncio.Event | None = None
         self._started = False
 
     # Public API -----------------------------------------------------------------------
@@ -205,16 +207,14 @@ class RealtimeAgent:
         if new != old:
             self._publish()
             self.events.emit("state_changed", old, new, str(event) if event else None)
-            waiter = getattr(self, "_waiter", None)
+            waiter, self._waiter = self._waiter, None
             if waiter is not None:
-                self._waiter = None
                 waiter.set()
 
     def _state_event(self) -> asyncio.Event:
-        waiter = getattr(self, "_waiter", None)
-        if waiter is None:
-            waiter = self._waiter = asyncio.Event()
-        return waiter
+        if self._waiter is None:
+            self._waiter = asyncio.Event()
+        return self._waiter
 
     def _publish(self) -> None:
         value = self.options.state_map.get(self._state)

@@ -7,6 +7,7 @@ like the diagram. Eventless transitions have ``event = None``.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,9 @@ class _TraceListener:
 class Trace:
     """Records transitions while attached (``chart(listeners=[trace.listener()])``)."""
 
-    def __init__(self, records: Iterable[TraceRecord] = ()) -> None:
-        self.records: list[TraceRecord] = list(records)
+    def __init__(self, records: Iterable[TraceRecord] = (), *, max_records: int | None = None) -> None:
+        # A deque with maxlen keeps the newest records once a long session passes the bound.
+        self.records: deque[TraceRecord] = deque(records, maxlen=max_records)
         self.started = time.monotonic()
 
     def listener(self) -> object:

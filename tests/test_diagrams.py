@@ -184,7 +184,7 @@ def test_a_trace_marks_its_final_state() -> None:
     dot = chart_dot(AgentChart, SHORT_CALL).source
     [closed] = [line for line in dot.splitlines() if line.startswith("\tclosed [")]
     assert "filled" in (attr(closed, "style") or "") and attr(closed, "fillcolor")
-    ends_speaking = chart_dot(AgentChart, Trace(SHORT_CALL.records[:5])).source
+    ends_speaking = chart_dot(AgentChart, Trace(list(SHORT_CALL.records)[:5])).source
     [speaking] = [line for line in ends_speaking.splitlines() if line.startswith("\t\tspeaking [")]
     assert "filled" in (attr(speaking, "style") or "")
     assert "filled" not in dot.split("\tclosed [")[0]  # no other state is marked

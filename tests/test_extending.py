@@ -206,3 +206,15 @@ def test_traces_round_trip_through_jsonl_and_explain_failures(tmp_path: Path) ->
     with pytest.raises(TraceAssertionError):
         back.assert_visits("thinking", "listening")
     back.assert_never("listening", "speaking")
+
+
+def test_a_bounded_trace_keeps_the_newest_records() -> None:
+    trace = Trace(max_records=3)
+    listener = trace.listener()
+    from turnstile.machine import ChartActions
+
+    chart = AgentChart(model=ChartActions(), listeners=[listener])
+    for event in ("session_ready", "reply_requested", "user_speech_started", "reply_requested"):
+        chart.send(event)
+    assert len(trace) == 3
+    assert trace.events == ["reply_requested", "user_speech_started", "reply_requested"]
