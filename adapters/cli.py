@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -61,8 +63,50 @@ def _demo(args: argparse.Namespace) -> int:
             trace_path=Path(args.trace),
             diagram_path=Path(args.diagram),
             wav_path=Path(args.wav),
+            scenario_path=Path(args.scenario) if args.scenario else None,
+            url=args.url,
+            provider_name=args.provider,
         )
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .openai._server import OpenAIRealtimeServer
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Installed explicitly: a process started in the background inherits SIGINT
+            # ignored, and Ctrl-C / kill must still stop the server cleanly.
+            with contextlib.suppress(NotImplementedError):  # Windows: KeyboardInterrupt below
+                loop.add_signal_handler(sig, stop.set)
+        async with OpenAIRealtimeServer(scenario, host=args.host, port=args.port, pace=args.pace) as srv:
+            print(f"OpenAI Realtime loopback ({scenario.name}): {srv.url}", flush=True)
+            print(f"  beta: same URL with 'OpenAI-Beta: realtime=v1'; Azure: {srv.azure_url}", flush=True)
+            await stop.wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    import json
+
+    from .scenario import load_scenario, scenario_json_schema
+
+    if args.schema:
+        print(json.dumps(scenario_json_schema(), indent=2))
+        return 0
+    scenario = load_scenario(args.file)  # validates it
+    print(scenario.model_dump_json(indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,11 +122,27 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--check", action="store_true", help="fail if diagrams/ drifted")
     d.set_defaults(func=_diagram)
 
-    m = sub.add_parser("demo", help="a simulated conversation, offline")
+    m = sub.add_parser("demo", help="a simulated call through the real adapter, offline")
     m.add_argument("--trace", default="out/demo-trace.jsonl")
     m.add_argument("--diagram", default="out/demo-chart.svg")
     m.add_argument("--wav", default="out/demo-conversation.wav")
+    m.add_argument("--scenario", help="a scenario JSON file; default: the bundled demo")
+    m.add_argument("--provider", choices=["openai"], default="openai")
+    m.add_argument("--url", help="an endpoint speaking the protocol, instead of the built-in server")
     m.set_defaults(func=_demo)
+
+    v = sub.add_parser("serve", help="a loopback realtime server that plays a scenario, until Ctrl-C")
+    v.add_argument("--provider", choices=["openai"], default="openai")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=0, help="default: any free port")
+    v.add_argument("--scenario", help="a scenario JSON file; default: the bundled demo")
+    v.add_argument("--pace", type=float, default=4.0, help="reply speed; 1.0 is real time (default: 4.0)")
+    v.set_defaults(func=_serve)
+
+    c = sub.add_parser("scenario", help="check a scenario file, or print the scenario JSON schema")
+    c.add_argument("file", nargs="?", help="a scenario JSON file; default: the bundled demo")
+    c.add_argument("--schema", action="store_true", help="print the JSON schema of scenario files")
+    c.set_defaults(func=_scenario)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

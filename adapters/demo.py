@@ -1,13 +1,17 @@
-"""``turnstile demo``: a simulated caller talks to an agent, offline, with a live timeline.
+"""``turnstile demo``: a simulated caller talks to an agent over a real provider protocol.
 
-The model side is scripted (the same ScriptedRealtime the tests use): it greets, answers a
-question with a tool call, is interrupted by the caller, and answers once in text before
-recovering to audio. Everything else is the real runtime and LocalRoom's real audio.
+The agent is the real runtime with the real OpenAI Realtime adapter; the model is the
+loopback server (or any endpoint given with ``--url``) following a scenario; the caller
+speaks synthesized audio into LocalRoom's real microphone track. A live timeline is
+printed; the trace, a stereo WAV (caller left, agent right, as each side heard it) and the
+chart with the trace laid over it are written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 import wave
 from pathlib import Path
@@ -15,38 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from turnstile.machine import (
-    InputAudioCommitted,
-    InputSpeechStarted,
-    InputSpeechStopped,
-    InputTranscriptionCompleted,
-    RealtimeAgent,
-)
+from turnstile.machine import RealtimeAgent
 
 from .local import LocalRoom
-from .scripted import ScriptedRealtime, ScriptedSession
+from .scenario import CallerTurn, ModelReply, Scenario, load_scenario
+from .voice import RATE
 
-__all__ = ["run_demo", "voice"]
-
-RATE = 24000
-
-
-def voice(text: str, *, pitch: float, rate: int = RATE) -> bytes:
-    """A speech-like signal for ``text``: one voiced syllable per vowel group, no downloads."""
-    syllables = max(1, sum(1 for i, c in enumerate(text) if c in "aeiouy" and (i == 0 or text[i - 1] not in "aeiouy")))
-    out = []
-    rng = np.random.default_rng(len(text))
-    for k in range(syllables):
-        n = int(rate * rng.uniform(0.14, 0.22))
-        t = np.arange(n) / rate
-        f0 = pitch * (1 + 0.08 * np.sin(2 * np.pi * 3 * t + k))
-        tone = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in (1, 2, 3))
-        out.append(tone * np.hanning(n) * 6000)
-        out.append(np.zeros(int(rate * 0.03)))
-    return np.concatenate(out).astype(np.int16).tobytes()
+__all__ = ["run_demo"]
 
 
 class _Timeline:
+    """Prints transitions and events as they happen, with the time since the call began."""
+
     def __init__(self) -> None:
         self.t0 = time.monotonic()
 
@@ -54,8 +38,10 @@ class _Timeline:
         print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", flush=True)
 
     def after_transition(self, event: Any, source: Any, target: Any) -> None:
-        arrow = f"--{event or '(auto)'}-->"
-        self.line(f"{source.id:>12} {arrow} {target.id if target.id != source.id else '(stays)'}")
+        if event in ("user_speech_started", "user_speech_stopped") and source.id == target.id:
+            return  # the caller's own events are printed below, once
+        to = target.id if target.id != source.id else "(stays)"
+        self.line(f"{source.id:>12} --{event or '(auto)'}--> {to}")
 
 
 def get_weather(city: str) -> str:
@@ -63,69 +49,107 @@ def get_weather(city: str) -> str:
     return f"21 degrees and sunny in {city}"
 
 
-async def _caller_turn(
-    room: LocalRoom, session: ScriptedSession, tl: _Timeline, text: str, caller_track: list[tuple[float, bytes]]
-) -> None:
-    pcm = voice(text, pitch=140)
-    tl.line(f'caller says: "{text}"')
-    session.emit(InputSpeechStarted())
-    caller_track.append((time.monotonic(), pcm))
-    await room.caller.say(np.repeat(np.frombuffer(pcm, np.int16), 2).tobytes())  # 48 kHz mic
-    session.emit(InputSpeechStopped(), InputAudioCommitted(item_id=session.new_id("user")))
-    session.emit(InputTranscriptionCompleted(transcript=text))
+class _Caller:
+    """Speaks the scenario's caller turns into the room, and keeps them for the recording."""
+
+    def __init__(self, room: LocalRoom, timeline: _Timeline) -> None:
+        self.room, self.timeline = room, timeline
+        self.said: list[tuple[float, bytes]] = []
+
+    async def say(self, turn: CallerTurn) -> None:
+        pcm = turn.audio()
+        self.timeline.line(f'caller says: "{turn.transcript}"')
+        self.said.append((time.monotonic(), pcm))
+        mic_rate = self.room.caller.sample_rate
+        samples = np.frombuffer(pcm, np.int16)
+        if mic_rate != RATE:  # a 48 kHz microphone, as browsers publish: the agent resamples
+            samples = np.repeat(samples, mic_rate // RATE)
+        # Trailing silence lets the server's VAD hear the end of the turn.
+        await self.room.caller.say(np.concatenate([samples, np.zeros(mic_rate, np.int16)]).tobytes())
 
 
-async def run_demo(*, trace_path: Path, diagram_path: Path, wav_path: Path) -> int:
+async def _drive(agent: RealtimeAgent, caller: _Caller, scenario: Scenario, spoken: asyncio.Queue[str]) -> None:
+    steps = scenario.steps
+    if steps and isinstance(steps[0], ModelReply):
+        agent.generate_reply()  # the agent speaks first
+    for step in steps:
+        if not isinstance(step, CallerTurn):
+            continue
+        if step.barge_in_after_ms is not None:
+            await agent.wait_for_state("speaking", timeout=30)
+            await asyncio.sleep(step.barge_in_after_ms / 1000)  # the caller's own timing
+        else:
+            await _wait_listening_after_speech(agent, spoken)
+        await caller.say(step)
+    await _wait_listening_after_speech(agent, spoken)
+
+
+async def _wait_listening_after_speech(agent: RealtimeAgent, spoken: asyncio.Queue[str]) -> None:
+    """Wait for the agent's next spoken item to end, then for it to listen."""
+    await asyncio.wait_for(spoken.get(), 30)
+    await agent.wait_for_state("listening", timeout=30)
+
+
+async def run_demo(
+    *,
+    trace_path: Path,
+    diagram_path: Path,
+    wav_path: Path,
+    scenario_path: Path | None = None,
+    url: str | None = None,
+    provider_name: str = "openai",
+) -> int:
+    from .openai import OpenAIRealtime
+    from .openai._server import OpenAIRealtimeServer
+
+    if provider_name != "openai":
+        raise SystemExit(f"turnstile demo: provider {provider_name!r} is not available yet")
+    scenario = load_scenario(scenario_path)
     timeline = _Timeline()
-    provider = ScriptedRealtime()
-    room = LocalRoom(record=True)
-    agent = RealtimeAgent(provider, tools=[get_weather], listeners=[timeline])
-    for name in ("agent_speech_committed", "agent_speech_interrupted", "user_speech_committed"):
-        agent.on(name, lambda text, n=name: timeline.line(f'{n}: "{text}"'))
-    agent.on("function_calls_collected", lambda calls: timeline.line(f"tool calls: {[c.name for c in calls]}"))
-    agent.on("function_calls_finished", lambda outs: timeline.line(f"tool outputs: {[o.output for o in outs]}"))
-    agent.on("error", lambda e: timeline.line(f"error ({'recoverable' if e.recoverable else 'fatal'}): {e.message}"))
-    caller_track: list[tuple[float, bytes]] = []
-
-    await agent.start(room)
-    await agent.wait_for_state("listening")
-    linked_at = time.monotonic()
-    s = provider.last_session
-
-    async def speak(text: str) -> tuple[str, str]:
-        return s.start_audio_response(voice(text, pitch=220), transcript=text)
-
-    # 1. A greeting.
-    agent.generate_reply()
-    await speak("Hello! I am the Turnstile demo agent. How can I help you today?")
-    await agent.wait_for_state("listening", timeout=15)
-    # 2. A question, answered through a tool.
-    await _caller_turn(room, s, timeline, "What is the weather in Paris?", caller_track)
-    s.tool_call("get_weather", '{"city": "Paris"}')
-    await s.wait_sent("create_response")
-    await speak("It is twenty one degrees and sunny in Paris, a lovely day for a long walk by the river.")
-    # 3. The caller barges in.
-    await asyncio.sleep(1.2)
-    await _caller_turn(room, s, timeline, "Thanks, and tomorrow?", caller_track)
-    sent = s.last("truncate").args if "truncate" in s.names() else s.last("delete_item").args
-    timeline.line(f"sent to the model: truncate {sent}")
-    # 4. A text-only answer, recovered to audio.
-    s.text_response("Tomorrow will be cloudy.")
-    await speak("Tomorrow will be cloudy, with a little rain in the evening.")
-    await agent.wait_for_state("listening", timeout=15)
-    await agent.aclose()
-    speaker = room.speaker
-    await room.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        if url is None:
+            server = await stack.enter_async_context(OpenAIRealtimeServer(scenario))
+            url, key = server.url, "loopback-key"
+            timeline.line(f"loopback OpenAI Realtime server on {url}")
+        else:
+            key = os.environ.get("OPENAI_API_KEY", "")
+        provider = OpenAIRealtime(api_key=key, url=url)
+        room = LocalRoom(record=True)
+        agent = RealtimeAgent(provider, tools=[get_weather], listeners=[timeline])
+        spoken: asyncio.Queue[str] = asyncio.Queue()
+        _narrate(agent, timeline, spoken)
+        caller = _Caller(room, timeline)
+        await agent.start(room)
+        await agent.wait_for_state("listening", timeout=15)
+        linked_at = time.monotonic()
+        try:
+            await _drive(agent, caller, scenario, spoken)
+        finally:
+            await agent.aclose()
+            recording = bytes(room.speaker.recording or b"") if room.link_ else b""
+            await room.aclose()
 
     for path in (trace_path, diagram_path, wav_path):
         path.parent.mkdir(parents=True, exist_ok=True)
     agent.trace.write_jsonl(trace_path)
-    _write_wav(wav_path, caller_track, bytes(speaker.recording or b""), linked_at)
+    _write_wav(wav_path, caller.said, recording, linked_at)
     from turnstile.diagrams import render
 
     render(diagram_path, trace=agent.trace)
     print(f"\ntrace:   {trace_path}\ndiagram: {diagram_path}\naudio:   {wav_path} (caller left, agent right)")
     return 0
+
+
+def _narrate(agent: RealtimeAgent, tl: _Timeline, spoken: asyncio.Queue[str]) -> None:
+    for name in ("agent_speech_committed", "agent_speech_interrupted"):
+        agent.on(name, lambda text, n=name: (tl.line(f'{n}: "{text}"'), spoken.put_nowait(text)))
+    agent.on("user_started_speaking", lambda: tl.line("caller started speaking (server VAD)"))
+    agent.on("user_speech_committed", lambda text: tl.line(f'user_speech_committed: "{text}"'))
+    agent.on("function_calls_collected", lambda calls: tl.line(f"tool calls: {[(c.name, c.arguments) for c in calls]}"))
+    agent.on("function_calls_finished", lambda outs: tl.line(f"tool outputs: {[o.output for o in outs]}"))
+    agent.on("error", lambda e: tl.line(f"error ({'recoverable' if e.recoverable else 'fatal'}) {e.code}: {e.message}"))
+    agent.on("metrics_collected", lambda m: tl.line(
+        f"metrics: {m.status}, first audio {m.ttfa_s * 1000:.0f} ms" if m.ttfa_s is not None else f"metrics: {m.status}"))
 
 
 def _write_wav(path: Path, caller: list[tuple[float, bytes]], agent: bytes, t0: float) -> None:
@@ -135,12 +159,10 @@ def _write_wav(path: Path, caller: list[tuple[float, bytes]], agent: bytes, t0: 
     for t, pcm in caller:
         start = max(0, int((t - t0) * RATE))
         samples = np.frombuffer(pcm, np.int16)
-        left[start : start + len(samples)] = samples
+        left[start : start + len(samples)] = samples[: end - start]
     right = np.pad(right, (0, end - len(right)))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(RATE)
         w.writeframes(np.column_stack([left, right]).tobytes())
-
-
