@@ -30,6 +30,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--agents", type=int, default=50, help="QuietRoom agents for memory (50)")
     p.add_argument("--local-agents", type=int, default=5, help="LocalRoom agents for memory (5)")
     p.add_argument("--no-memory", action="store_true", help="skip idle CPU and memory")
+    p.add_argument("--barge-ins", type=int, default=10, help="barge-ins through the OpenAI adapter (10; 0 skips)")
     args = p.parse_args(argv)
     if min(args.rounds, args.cycles, args.agents, args.local_agents) < 1 or args.warmup < 0:
         p.error("--rounds, --cycles and the agent counts must be >= 1, --warmup >= 0")
@@ -84,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         "local_agents": None if args.no_memory else args.local_agents,
     }
     print(format_report(env, config, overhead_ns, results, idle, memory, BASELINE))
-    print(f"\n(total run time {elapsed:.1f} s)")
+    if args.barge_ins:
+        _progress(f"{args.barge_ins} barge-ins: OpenAI adapter, loopback server in its own process")
+        from ._bargein import format_bargein, run_bargein
+
+        print(format_bargein(run_bargein(args.barge_ins)))
+    print(f"\n(total run time {time.perf_counter() - started:.1f} s)")
     if args.json is not None:
         write_json(args.json, env, config, overhead_ns, results, idle, memory, BASELINE, elapsed)
         print(f"figures written to {args.json}")

@@ -1,0 +1,156 @@
+"""Barge-in latency and truncation error, end to end, with the loopback server in its own
+process: the real OpenAI adapter, the real runtime, LocalRoom's real audio.
+
+Per barge-in:
+- silence latency: from the ``input_audio_buffer.speech_started`` frame reaching the adapter
+  to the speaker's queue being cleared (playout stops within the frame then playing);
+- wire latency: from the same frame to ``conversation.item.truncate`` handed to the socket;
+- truncation error: ``audio_end_ms`` minus the agent audio the listener actually received
+  of that item, once everything in flight has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+RATE = 24000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
+    from turnstile.adapters.local import LocalRoom
+    from turnstile.adapters.openai import OpenAIRealtime
+    from turnstile.adapters.voice import voice
+    from turnstile.machine import RealtimeAgent
+
+    provider = OpenAIRealtime(api_key="loopback", url=url)
+    room = LocalRoom(caller_sample_rate=RATE)
+    agent = RealtimeAgent(provider)
+    await agent.start(room)
+    await agent.wait_for_state("listening", timeout=15)
+    session = provider.sessions[-1]
+    speaker = room.speaker
+    marks: dict[str, float] = {}
+
+    handle = session._handle
+
+    def timed_handle(raw: Any) -> None:
+        if b"speech_started" in (raw if isinstance(raw, bytes) else raw.encode()):
+            marks.setdefault("speech_started", time.perf_counter())
+        handle(raw)
+
+    session._handle = timed_handle  # type: ignore[method-assign]
+    clear = speaker.clear
+
+    def timed_clear() -> None:
+        marks.setdefault("silenced", time.perf_counter())
+        marks["heard_at_clear"] = speaker.heard_samples
+        clear()
+
+    speaker.clear = timed_clear  # type: ignore[method-assign]
+    send = session._send
+
+    def timed_send(event: Any) -> None:
+        send(event)
+        if event.type == "conversation.item.truncate":
+            marks["truncate"] = time.perf_counter()
+            marks["audio_end_ms"] = event.audio_end_ms
+
+    session._send = timed_send  # type: ignore[method-assign]
+
+    results = []
+    words = voice("Wait, stop there please.", pitch=140)
+    for _ in range(barge_ins):
+        marks.clear()
+        agent.generate_reply()
+        await agent.wait_for_state("speaking", timeout=15)
+        start_heard = speaker.heard_samples
+        await asyncio.sleep(0.8)  # the caller lets the agent talk for a while
+        await room.caller.say(words + bytes(RATE))
+        await agent.wait_for_state("listening", timeout=15)
+        await asyncio.sleep(0.1)  # frames already in the native pipeline arrive
+        if "truncate" not in marks or "speech_started" not in marks:
+            continue
+        heard_ms = (speaker.heard_samples - start_heard) / RATE * 1000
+        results.append(
+            {
+                "silence_ms": (marks["silenced"] - marks["speech_started"]) * 1000,
+                "wire_ms": (marks["truncate"] - marks["speech_started"]) * 1000,
+                "error_ms": marks["audio_end_ms"] - heard_ms,
+            }
+        )
+    await agent.aclose()
+    await room.aclose()
+    return results
+
+
+def _scenario_file(replies: int) -> str:
+    long_reply = "This is a long answer that the caller will not let me finish, " * 3
+    steps = [{"role": "model", "transcript": long_reply} for _ in range(replies)]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"name": "barge-ins", "steps": steps}, f)
+    return f.name
+
+
+def run_bargein(barge_ins: int = 10) -> dict[str, Any]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "turnstile.adapters.cli", "serve", "--port", str(port),
+         "--pace", "1.5", "--scenario", _scenario_file(barge_ins + 2)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # the URL line: the server is up
+        rows = asyncio.run(_one_session(f"ws://127.0.0.1:{port}/v1/realtime", barge_ins))
+    finally:
+        server.terminate()
+        server.wait(10)
+    out: dict[str, Any] = {"n": len(rows)}
+    for key in ("silence_ms", "wire_ms", "error_ms"):
+        values = sorted(r[key] for r in rows)
+        if values:
+            out[key] = {
+                "p50": statistics.median(values),
+                "p99": float(np.percentile(values, 99)),
+                "max_abs": max(abs(v) for v in values),
+            }
+    return out
+
+
+def format_bargein(r: dict[str, Any]) -> str:
+    lines = [
+        "",
+        f"Barge-in, 1 session, OpenAI adapter + LocalRoom, loopback server in its own process (n={r['n']})",
+        f"{'measure':<44}{'p50':>10}{'p99':>10}{'max |x|':>10}",
+    ]
+    names = {
+        "silence_ms": "speech_started frame -> playout cleared (ms)",
+        "wire_ms": "speech_started frame -> truncate sent (ms)",
+        "error_ms": "audio_end_ms - audio heard of the item (ms)",
+    }
+    for key, label in names.items():
+        if key in r:
+            v = r[key]
+            lines.append(f"{label:<44}{v['p50']:>10.2f}{v['p99']:>10.2f}{v['max_abs']:>10.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run_bargein())
