@@ -138,7 +138,6 @@ OPTION_KEYS = ["e_sm", *[f"e_{n}" for n in OPTION_NAMES], "e_bound"]
 def _option_drivers() -> list[Driver]:
     drivers = []
     sm_like = agent_chart_variant("AgentChartSM", **STATE_MACHINE_OPTIONS)
-    flags = ", ".join(f"{n}={v}" for n, v in STATE_MACHINE_OPTIONS.items())
     drivers.append(
         _chart_driver(
             "e_sm",

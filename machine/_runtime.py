@@ -22,7 +22,8 @@ from ._events import (
     ProviderEvent,
     ResponseDone,
 )
-from ._options import AgentError, AgentOptions, ResponseMetrics
+from ._metrics import InFlightResponse, response_metrics
+from ._options import AgentError, AgentOptions
 from ._playout import Player, PlayoutHandle
 from ._ports import Capabilities, RealtimeSession
 from ._tools import Toolbox, ToolOutput
@@ -31,16 +32,6 @@ from ._transcript import heard_text
 __all__ = ["Runtime"]
 
 logger = logging.getLogger("turnstile.agent")
-
-
-class _Response:
-    __slots__ = ("id", "created_at", "first_audio_at", "cancelled")
-
-    def __init__(self, response_id: str) -> None:
-        self.id = response_id
-        self.created_at = time.monotonic()
-        self.first_audio_at: float | None = None
-        self.cancelled = False
 
 
 class Runtime(ChartActions):
@@ -65,7 +56,7 @@ class Runtime(ChartActions):
         self.session: RealtimeSession | None = None
         self.player: Player | None = None
         self.set_forwarding: Callable[[bool], None] = lambda ready: None
-        self.responses: dict[str, _Response] = {}
+        self.responses: dict[str, InFlightResponse] = {}
         self.handles: dict[tuple[str, int], PlayoutHandle] = {}
         self._early_text: dict[tuple[str, int], list[str]] = {}
         self._refused: set[tuple[str, int]] = set()
@@ -81,7 +72,6 @@ class Runtime(ChartActions):
         """A barge-in came before the awaited response began: cancel it when it does."""
         self.user_speaking_since: float | None = None
         self.closed = False
-        self._handlers: dict[type, Callable[[Any], None]] = {}
 
     # Provider events -----------------------------------------------------------------
     def on_provider_event(self, ev: ProviderEvent) -> None:
@@ -128,7 +118,7 @@ class Runtime(ChartActions):
         self.emitter.emit("user_speech_committed", ev.transcript)
 
     def _on_response_created(self, ev: Any) -> None:
-        response = self.responses[ev.response_id] = _Response(ev.response_id)
+        response = self.responses[ev.response_id] = InFlightResponse(ev.response_id)
         self.awaiting_response = False
         if self._cancel_next:
             self._cancel_next = False
@@ -198,7 +188,7 @@ class Runtime(ChartActions):
             for handle in self.handles.values():
                 if handle.response_id == ev.response_id and not handle.input_done:
                     self.player.end_input(handle)
-        self._emit_metrics(ev, response)
+        self.emitter.emit("metrics_collected", response_metrics(ev, response))
         if ev.status == "failed":
             self.error("response_failed", ev.error or "the response failed")
         self.send("response_done", response_id=ev.response_id, status=ev.status)
@@ -422,20 +412,3 @@ class Runtime(ChartActions):
     # Helpers --------------------------------------------------------------------------
     def error(self, code: str, message: str, *, recoverable: bool = True) -> None:
         self.emitter.emit("error", AgentError(code=code, message=message, recoverable=recoverable))
-
-    def _emit_metrics(self, ev: ResponseDone, response: _Response | None) -> None:
-        now = time.monotonic()
-        created = response.created_at if response is not None else now
-        usage = ev.usage.model_dump() if ev.usage is not None else {}
-        metrics = ResponseMetrics(
-            response_id=ev.response_id,
-            ttfa_s=(response.first_audio_at - created)
-            if response is not None and response.first_audio_at is not None
-            else None,
-            duration_s=now - created,
-            cancelled=ev.status == "cancelled" or (response is not None and response.cancelled),
-            status=ev.status,
-            error=ev.error,
-            **usage,
-        )
-        self.emitter.emit("metrics_collected", metrics)

@@ -61,7 +61,7 @@ def sent_types(server: OpenAIRealtimeServer, connection: int = 0) -> list[str]:
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 async def test_the_demo_call_end_to_end(dialect: str) -> None:
     scenario = load_scenario()
-    greeting, question, barge_in = scenario.steps[0], scenario.steps[1], scenario.steps[4]
+    question, barge_in = scenario.steps[1], scenario.steps[4]
     assert isinstance(question, CallerTurn) and isinstance(barge_in, CallerTurn)
     async with OpenAIRealtimeServer(scenario) as server, Call(server, dialect) as call:
         agent = call.agent
