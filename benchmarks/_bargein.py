@@ -34,11 +34,13 @@ def _free_port() -> int:
 
 async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
     from turnstile.adapters.local import LocalRoom
-    from turnstile.adapters.openai import OpenAIRealtime
+    from turnstile.adapters.openai import OpenAIRealtime, ServerVad
     from turnstile.adapters.voice import voice
     from turnstile.machine import RealtimeAgent
 
-    provider = OpenAIRealtime(api_key="loopback", url=url)
+    # The caller's barge-ins must not be answered: only generate_reply starts a reply, so
+    # every iteration measures one clean barge-in.
+    provider = OpenAIRealtime(api_key="loopback", url=url, turn_detection=ServerVad(create_response=False))
     room = LocalRoom(caller_sample_rate=RATE)
     agent = RealtimeAgent(provider)
     await agent.start(room)
@@ -75,14 +77,18 @@ async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
 
     results = []
     words = voice("Wait, stop there please.", pitch=140)
+    stopped = asyncio.Event()
+    agent.on("user_stopped_speaking", stopped.set)
     for _ in range(barge_ins):
         marks.clear()
+        stopped.clear()
         agent.generate_reply()
         await agent.wait_for_state("speaking", timeout=15)
         start_heard = speaker.heard_samples
         await asyncio.sleep(0.8)  # the caller lets the agent talk for a while
         await room.caller.say(words + bytes(RATE))
         await agent.wait_for_state("listening", timeout=15)
+        await asyncio.wait_for(stopped.wait(), 15)  # the server heard the caller finish
         await asyncio.sleep(0.1)  # frames already in the native pipeline arrive
         if "truncate" not in marks or "speech_started" not in marks:
             continue
@@ -92,6 +98,8 @@ async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
                 "silence_ms": (marks["silenced"] - marks["speech_started"]) * 1000,
                 "wire_ms": (marks["truncate"] - marks["speech_started"]) * 1000,
                 "error_ms": marks["audio_end_ms"] - heard_ms,
+                "heard_at_clear_ms": (marks["heard_at_clear"] - start_heard) / RATE * 1000,
+                "heard_ms": heard_ms,
             }
         )
     await agent.aclose()
@@ -119,6 +127,9 @@ def run_bargein(barge_ins: int = 10) -> dict[str, Any]:
         assert server.stdout is not None
         server.stdout.readline()  # the URL line: the server is up
         rows = asyncio.run(_one_session(f"ws://127.0.0.1:{port}/v1/realtime", barge_ins))
+        if __name__ == "__main__":
+            for row in rows:
+                print({k: round(v, 1) for k, v in row.items()})
     finally:
         server.terminate()
         server.wait(10)

@@ -167,15 +167,17 @@ class Player:
                     while len(pending) >= frame_bytes:
                         frame = bytes(pending[:frame_bytes])
                         del pending[:frame_bytes]
-                        await output.write(frame)
+                        # Counted before the await: a frame waiting for room in the output's
+                        # queue is already counted there as queued, so heard = pushed - queued.
                         handle.pushed_samples += frame_bytes // 2
+                        await output.write(frame)
                 elif handle.input_done:
                     if pending:
                         # Pad the tail to a whole frame: outputs re-frame odd sizes, which
                         # would misalign every later frame. Heard positions are clamped to
                         # the samples received, so the padding is never reported as heard.
-                        await output.write(bytes(pending) + bytes(frame_bytes - len(pending)))
                         handle.pushed_samples += frame_bytes // 2
+                        await output.write(bytes(pending) + bytes(frame_bytes - len(pending)))
                     break
                 else:
                     self._wake.clear()
