@@ -1,3 +1,10 @@
-"""Gemini Live API (BidiGenerateContent websocket) adapter."""
+"""Gemini Live API adapter (BidiGenerateContent), for the Gemini API or Vertex AI.
 
-__all__: list[str] = []
+    from turnstile.adapters.gemini import GeminiLive
+    provider = GeminiLive(voice="Puck", instructions="Be brief.")
+"""
+
+from ._config import GeminiLive, LiveOptions
+from ._session import GeminiLiveSession
+
+__all__ = ["GeminiLive", "GeminiLiveSession", "LiveOptions"]

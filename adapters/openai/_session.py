@@ -8,26 +8,20 @@ the agent holds the user's audio in its own bounded buffer.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
-
-import aiohttp
 
 from turnstile.machine import (
     Capabilities,
     ChatContext,
     ProviderEvent,
-    SessionLost,
     SessionReady,
     ToolOutput,
     ToolSchema,
 )
 
+from .._socket import ReconnectingSocket
 from . import _beta as beta
 from . import _ga as ga
 from ._mapping import EventMapper, history_items
@@ -53,7 +47,7 @@ __all__ = ["OpenAIRealtimeSession"]
 logger = logging.getLogger("turnstile.openai")
 
 
-class OpenAIRealtimeSession:
+class OpenAIRealtimeSession(ReconnectingSocket):
     def __init__(
         self,
         provider: OpenAIRealtime,
@@ -61,119 +55,32 @@ class OpenAIRealtimeSession:
         tools: Sequence[ToolSchema],
         on_event: Callable[[ProviderEvent], None],
     ) -> None:
+        super().__init__(on_event)
         self._p = provider
+        self.url = provider.url
+        self.max_retries = provider.max_retries
+        self.backoff_base_s = provider.backoff_base_s
+        self.backoff_max_s = provider.backoff_max_s
         self.chat_ctx = chat_ctx  # the agent's own, live: replayed as it is at reconnect
         self.tools = list(tools)
-        self._on_event = on_event
-        self._http: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._outbox: deque[str] = deque()
-        self._wake = asyncio.Event()
-        self._runner: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
-        self._closed = False
-        self.connects = 0
-        self.unknown_events = 0
-        self.malformed_events = 0
+        self._mapper = EventMapper()
 
     @property
     def capabilities(self) -> Capabilities:
         return self._p.capabilities
 
-    # Lifecycle ------------------------------------------------------------------------
-    async def connect(self) -> None:
-        """Connect (retrying as on a drop); returns once the first connection is ready."""
-        self._http = aiohttp.ClientSession()
-        self._runner = asyncio.get_running_loop().create_task(self._run(), name="openai-session")
-        self._runner.add_done_callback(_log_end)
-        ready = asyncio.ensure_future(self._ready.wait())
-        done, _ = await asyncio.wait({ready, self._runner}, return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            self._runner.result()  # raises what ended it
+    # The socket -----------------------------------------------------------------------
+    def headers(self) -> dict[str, str]:
+        return self._p.headers()
 
-    async def aclose(self) -> None:
-        self._closed = True
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner
-        if self._ws is not None:
-            await self._ws.close()
-        if self._http is not None:
-            await self._http.close()
-
-    async def _run(self) -> None:
-        attempt = 0
-        while not self._closed:
-            try:
-                await self._connect_once()
-                attempt = 0  # it was up: the next drop starts the backoff anew
-                reason = await self._pump()
-            except asyncio.CancelledError:
-                raise
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
-                    self._emit(SessionLost(reason=f"rejected: HTTP {exc.status}", will_reconnect=False))
-                    raise
-            if self._closed:
-                return
-            attempt += 1
-            will_retry = attempt <= self._p.max_retries
-            logger.warning("realtime socket lost (%s); %s", reason, "reconnecting" if will_retry else "giving up")
-            self._ready.clear()
-            self._emit(SessionLost(reason=reason, will_reconnect=will_retry))
-            if not will_retry:
-                raise ConnectionError(f"gave up after {self._p.max_retries} reconnects: {reason}")
-            delay = min(self._p.backoff_max_s, self._p.backoff_base_s * 2 ** (attempt - 1))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: no thundering herd
-
-    async def _connect_once(self) -> None:
-        assert self._http is not None
-        self._ws = await self._http.ws_connect(
-            self._p.url,
-            headers=self._p.headers(),
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),  # type: ignore[call-arg]
-            max_msg_size=0,
-            autoping=True,
-        )
-        self.connects += 1
+    def opening_frames(self) -> list[str]:
         self._mapper = EventMapper()
-        self._outbox.clear()  # frames queued while down belonged to the old conversation
-        self._send(self._p.session_update(self.tools))
+        events: list[ClientEventModel] = [self._p.session_update(self.tools)]
         if self.connects > 1:
-            for event in history_items(self.chat_ctx, self._p.dialect):
-                self._send(event)
+            events += history_items(self.chat_ctx, self._p.dialect)
+        return [dump_client_event(e) for e in events]
 
-    async def _pump(self) -> str:
-        """Read and write until the socket ends; returns why it ended."""
-        assert self._ws is not None
-        ws = self._ws
-        writer = asyncio.get_running_loop().create_task(self._write(ws))
-        try:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    self._handle(msg.data)
-                elif msg.type == aiohttp.WSMsgType.BINARY:
-                    self._handle(msg.data)
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    return f"socket error: {ws.exception()}"
-            return f"closed by server (code {ws.close_code})"
-        finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
-            self._ws = None
-
-    async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        while True:
-            while self._outbox:
-                await ws.send_str(self._outbox.popleft())
-            self._wake.clear()
-            await self._wake.wait()
-
-    def _handle(self, raw: str | bytes) -> None:
+    def on_frame(self, raw: str | bytes) -> None:
         try:
             ev = parse_server_event(raw, self._p.dialect)
         except ProtocolError as exc:
@@ -188,21 +95,11 @@ class OpenAIRealtimeSession:
         for out in self._mapper.map(ev):
             self._emit(out)
         if not was_ready and self._mapper.session_updated:
-            self._ready.set()
+            self.mark_ready()
             self._emit(SessionReady())
 
-    def _emit(self, ev: ProviderEvent) -> None:
-        try:
-            self._on_event(ev)
-        except Exception:  # the agent never raises, but a user's callback path might
-            logger.exception("the agent failed on %s", ev.kind)
-
     def _send(self, event: ClientEventModel) -> None:
-        if self._ws is None:
-            logger.debug("socket down; not sending %s", event.type)
-            return
-        self._outbox.append(dump_client_event(event))
-        self._wake.set()
+        self.send_text(dump_client_event(event))
 
     # The port -------------------------------------------------------------------------
     def push_audio(self, pcm: bytes) -> None:
@@ -246,7 +143,3 @@ class OpenAIRealtimeSession:
         # stay as they are (they were created from what was heard).
         self.chat_ctx = ctx
 
-
-def _log_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("realtime session ended: %s", task.exception())

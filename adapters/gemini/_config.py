@@ -1,0 +1,181 @@
+"""GeminiLive: the provider's options, and the ``setup`` message they become."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from turnstile.machine import Capabilities, ChatContext, ProviderEvent, ToolSchema
+
+from ._protocol import (
+    AudioTranscriptionConfig,
+    AutomaticActivityDetection,
+    Content,
+    ContextWindowCompressionConfig,
+    FunctionDeclaration,
+    GenerationConfig,
+    PrebuiltVoiceConfig,
+    RealtimeInputConfig,
+    SessionResumptionConfig,
+    Setup,
+    SlidingWindow,
+    SpeechConfig,
+    Tool,
+    VoiceConfig,
+)
+
+if TYPE_CHECKING:
+    from ._session import GeminiLiveSession
+
+__all__ = ["GeminiLive", "LiveOptions"]
+
+GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+VERTEX_PATH = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+
+
+class LiveOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
+    voice: str = "Puck"
+    language_code: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    automatic_activity_detection: bool = True
+    """False: the agent delimits turns with activityStart / activityEnd (manual turns)."""
+    start_of_speech_sensitivity: Literal["START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"] | None = None
+    end_of_speech_sensitivity: Literal["END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"] | None = None
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
+    input_transcription: bool = True
+    output_transcription: bool = True
+    """The agent's transcript comes from here: it is what gets cut at the heard words."""
+    session_resumption: bool = True
+    context_window_target_tokens: int | None = None
+    """Set to turn on sliding-window context compression."""
+
+
+class GeminiLive:
+    """A Gemini Live model as a Turnstile provider (the Gemini API, or Vertex AI)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        url: str | None = None,
+        vertex_project: str | None = None,
+        vertex_location: str = "us-central1",
+        max_retries: int = 5,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        **options: object,
+    ) -> None:
+        key = api_key or os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
+        if not key:
+            what = "an access token" if vertex_project else "an API key"
+            raise ValueError(f"no Gemini credentials: pass api_key=... ({what}) or set GOOGLE_API_KEY")
+        self._key = key
+        self.options = LiveOptions.model_validate(options)
+        self.vertex_project = vertex_project
+        self.vertex_location = vertex_location
+        if url is not None:
+            self.url = url
+        elif vertex_project is not None:
+            self.url = f"wss://{vertex_location}-aiplatform.googleapis.com{VERTEX_PATH}"
+        else:
+            self.url = f"wss://generativelanguage.googleapis.com{GEMINI_PATH}"
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.sessions: list[GeminiLiveSession] = []
+
+    def __repr__(self) -> str:  # never the key
+        return f"GeminiLive(model={self.options.model!r}, url={self.url!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        auto = self.options.automatic_activity_detection
+        return Capabilities(
+            supports_truncate=False,  # no truncate and no cancel: the server interrupts itself
+            input_sample_rate=16000,
+            output_sample_rate=24000,
+            server_turn_detection=auto,
+            replies_to_turns=True,
+            server_interrupts=True,
+        )
+
+    def session(
+        self,
+        *,
+        chat_ctx: ChatContext,
+        tools: Sequence[ToolSchema],
+        on_event: Callable[[ProviderEvent], None],
+    ) -> GeminiLiveSession:
+        from ._session import GeminiLiveSession
+
+        session = GeminiLiveSession(self, chat_ctx, list(tools), on_event)
+        self.sessions.append(session)
+        return session
+
+    def headers(self) -> dict[str, str]:
+        # A header, not the ``key`` query parameter: URLs end up in logs, headers do not.
+        if self.vertex_project is not None:
+            return {"Authorization": f"Bearer {self._key}"}
+        return {"x-goog-api-key": self._key}
+
+    @property
+    def model_path(self) -> str:
+        m = self.options.model
+        if self.vertex_project is not None:
+            return f"projects/{self.vertex_project}/locations/{self.vertex_location}/publishers/google/models/{m}"
+        return m if m.startswith("models/") else f"models/{m}"
+
+    def setup(self, tools: Sequence[ToolSchema], resumption_handle: str | None) -> Setup:
+        o = self.options
+        aad = None
+        if not o.automatic_activity_detection:
+            aad = AutomaticActivityDetection(disabled=True)
+        elif any(v is not None for v in (o.start_of_speech_sensitivity, o.end_of_speech_sensitivity,
+                                          o.prefix_padding_ms, o.silence_duration_ms)):
+            aad = AutomaticActivityDetection(
+                start_of_speech_sensitivity=o.start_of_speech_sensitivity,
+                end_of_speech_sensitivity=o.end_of_speech_sensitivity,
+                prefix_padding_ms=o.prefix_padding_ms,
+                silence_duration_ms=o.silence_duration_ms,
+            )
+        return Setup(
+            model=self.model_path,
+            generation_config=GenerationConfig(
+                response_modalities=["AUDIO"],
+                speech_config=SpeechConfig(
+                    voice_config=VoiceConfig(prebuilt_voice_config=PrebuiltVoiceConfig(voice_name=o.voice)),
+                    language_code=o.language_code,
+                ),
+                temperature=o.temperature,
+                max_output_tokens=o.max_output_tokens,
+            ),
+            system_instruction=Content.from_text(o.instructions) if o.instructions else None,
+            tools=[
+                Tool(
+                    function_declarations=[
+                        FunctionDeclaration(name=t.name, description=t.description, parameters_json_schema=t.parameters)
+                        for t in tools
+                    ]
+                )
+            ]
+            if tools
+            else None,
+            realtime_input_config=RealtimeInputConfig(automatic_activity_detection=aad) if aad else None,
+            input_audio_transcription=AudioTranscriptionConfig() if o.input_transcription else None,
+            output_audio_transcription=AudioTranscriptionConfig() if o.output_transcription else None,
+            session_resumption=SessionResumptionConfig(handle=resumption_handle) if o.session_resumption else None,
+            context_window_compression=ContextWindowCompressionConfig(
+                sliding_window=SlidingWindow(target_tokens=o.context_window_target_tokens)
+            )
+            if o.context_window_target_tokens
+            else None,
+        )

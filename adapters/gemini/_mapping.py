@@ -1,0 +1,167 @@
+"""Gemini Live server messages -> Turnstile's provider-neutral events.
+
+Gemini has no response objects: a model turn simply begins with its first content and ends
+with ``turnComplete``. The mapper gives each turn a response id and an item id, so the
+runtime sees the same shape as with OpenAI. ``generationComplete`` ends the item's audio
+(the model has said everything) but not its playout: the end of a turn must never cut audio
+that is still playing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from typing import Any
+
+from turnstile.machine import (
+    AudioDelta,
+    FunctionCall,
+    InputTranscriptionCompleted,
+    ProviderEvent,
+    ResponseContentAdded,
+    ResponseContentDone,
+    ResponseCreated,
+    ResponseDone,
+    ServerInterrupted,
+    SessionReady,
+    ToolCallsCancelled,
+    ToolCallsRequested,
+    TranscriptDelta,
+    Usage,
+)
+
+from ._protocol import (
+    GoAwayMessage,
+    ServerContentMessage,
+    SessionResumptionUpdateMessage,
+    SetupCompleteMessage,
+    ToolCallCancellationMessage,
+    ToolCallMessage,
+    decode_base64,
+)
+
+__all__ = ["TurnMapper"]
+
+logger = logging.getLogger("turnstile.gemini")
+
+_ids = itertools.count(1)
+
+
+class TurnMapper:
+    def __init__(self) -> None:
+        self.resumption_handle: str | None = None
+        self.go_away = False
+        self._response: str | None = None
+        self._item: str | None = None
+        self._text: list[str] = []
+        self._user_text: list[str] = []
+        self._audio_done = False
+
+    def map(self, msg: Any) -> list[ProviderEvent]:
+        out: list[ProviderEvent] = []
+        if isinstance(msg, SetupCompleteMessage):
+            out.append(SessionReady())
+        elif isinstance(msg, ServerContentMessage):
+            self._content(msg, out)
+        elif isinstance(msg, ToolCallMessage):
+            self._begin(out)
+            calls = tuple(
+                FunctionCall(call_id=c.id or f"call_{next(_ids)}", name=c.name, arguments=json.dumps(c.args))
+                for c in msg.tool_call.function_calls
+            )
+            out.append(ToolCallsRequested(calls=calls, response_id=self._response))
+            # The model now waits for the tool responses: its turn is over.
+            self._end(out, "completed", msg.usage_metadata)
+        elif isinstance(msg, ToolCallCancellationMessage):
+            out.append(ToolCallsCancelled(call_ids=tuple(msg.tool_call_cancellation.ids)))
+        elif isinstance(msg, SessionResumptionUpdateMessage):
+            update = msg.session_resumption_update
+            if update.resumable and update.new_handle:
+                self.resumption_handle = update.new_handle
+        elif isinstance(msg, GoAwayMessage):
+            self.go_away = True
+        return out
+
+    def _content(self, msg: ServerContentMessage, out: list[ProviderEvent]) -> None:
+        sc = msg.server_content
+        if sc.input_transcription is not None and sc.input_transcription.text:
+            self._user_text.append(sc.input_transcription.text)
+        if sc.interrupted:
+            # The server heard the user and stopped generating; the runtime stops playout.
+            out.append(ServerInterrupted())
+            self._end(out, "cancelled", msg.usage_metadata)
+        if sc.model_turn is not None:
+            for part in sc.model_turn.parts:
+                if part.thought:
+                    continue  # the model's reasoning is not speech
+                if part.inline_data is not None and (part.inline_data.mime_type or "").startswith("audio/"):
+                    self._begin(out)
+                    assert self._response is not None and self._item is not None
+                    out.append(AudioDelta(response_id=self._response, item_id=self._item,
+                                          data=decode_base64(part.inline_data.data)))
+                elif part.text:
+                    self._begin(out)
+                    self._text.append(part.text)
+        if sc.output_transcription is not None and sc.output_transcription.text:
+            self._begin(out)
+            assert self._response is not None and self._item is not None
+            out.append(TranscriptDelta(response_id=self._response, item_id=self._item,
+                                       delta=sc.output_transcription.text))
+        if sc.generation_complete:
+            self._finish_content(out)
+        if sc.turn_complete:
+            self._flush_user(out)
+            self._end(out, "completed", msg.usage_metadata)
+
+    def _begin(self, out: list[ProviderEvent]) -> None:
+        if self._response is not None:
+            return
+        self._flush_user(out)
+        n = next(_ids)
+        self._response, self._item = f"turn_{n}", f"item_{n}"
+        self._text, self._audio_done = [], False
+        out.append(ResponseCreated(response_id=self._response))
+        out.append(ResponseContentAdded(response_id=self._response, item_id=self._item))
+
+    def _finish_content(self, out: list[ProviderEvent]) -> None:
+        if self._response is None or self._item is None or self._audio_done:
+            return
+        self._audio_done = True
+        if self._text:  # text instead of audio: the runtime's text-response recovery
+            out.append(ResponseContentDone(response_id=self._response, item_id=self._item,
+                                           modality="text", text="".join(self._text)))
+        else:
+            out.append(ResponseContentDone(response_id=self._response, item_id=self._item))
+
+    def _end(self, out: list[ProviderEvent], status: Any, usage: Any) -> None:
+        if self._response is None:
+            return
+        if status == "completed":
+            self._finish_content(out)
+        out.append(ResponseDone(response_id=self._response, status=status, usage=_usage(usage)))
+        self._response = self._item = None
+
+    def _flush_user(self, out: list[ProviderEvent]) -> None:
+        if self._user_text:
+            out.append(InputTranscriptionCompleted(transcript="".join(self._user_text).strip()))
+            self._user_text = []
+
+
+def _usage(u: Any) -> Usage | None:
+    if u is None:
+        return None
+
+    def by(details: Any, modality: str) -> int:
+        return sum(d.token_count for d in details if (d.modality or "").upper() == modality)
+
+    return Usage(
+        input_tokens=u.prompt_token_count,
+        output_tokens=u.response_token_count,
+        total_tokens=u.total_token_count,
+        cached_tokens=u.cached_content_token_count,
+        input_audio_tokens=by(u.prompt_tokens_details, "AUDIO"),
+        input_text_tokens=by(u.prompt_tokens_details, "TEXT"),
+        output_audio_tokens=by(u.response_tokens_details, "AUDIO"),
+        output_text_tokens=by(u.response_tokens_details, "TEXT"),
+    )

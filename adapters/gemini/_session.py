@@ -1,0 +1,192 @@
+"""One Gemini Live conversation over an aiohttp websocket.
+
+Gemini reports errors by closing the socket with a code and a reason, so those become the
+agent's error events. A dropped socket resumes the server-side session with the last
+resumption handle; ``goAway`` (the server is about to close) is answered the same way, as a
+planned hand-off that neither stops playout nor loses queued audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from turnstile.machine import (
+    Capabilities,
+    ChatContext,
+    ProviderError,
+    ProviderEvent,
+    ToolOutput,
+    ToolSchema,
+)
+
+from .._socket import FatalClose, ReconnectingSocket
+from ._mapping import TurnMapper
+from ._protocol import (
+    ActivityEnd,
+    ActivityStart,
+    Blob,
+    ClientContent,
+    Content,
+    FunctionResponse,
+    ProtocolError,
+    RealtimeInput,
+    ToolResponse,
+    UnknownServerMessage,
+    dump_client_message,
+    parse_server_message,
+)
+
+if TYPE_CHECKING:
+    from ._config import GeminiLive
+
+__all__ = ["GeminiLiveSession"]
+
+logger = logging.getLogger("turnstile.gemini")
+
+# Close codes a retry cannot fix: the request itself was refused.
+_FATAL_CLOSES = {1007: "invalid argument", 1008: "policy violation (key or permissions)"}
+NUDGE_TO_AUDIO = "Please say that again out loud."
+
+
+class GeminiLiveSession(ReconnectingSocket):
+    def __init__(
+        self,
+        provider: GeminiLive,
+        chat_ctx: ChatContext,
+        tools: Sequence[ToolSchema],
+        on_event: Callable[[ProviderEvent], None],
+    ) -> None:
+        super().__init__(on_event)
+        self._p = provider
+        self.url = provider.url
+        self.max_retries = provider.max_retries
+        self.backoff_base_s = provider.backoff_base_s
+        self.backoff_max_s = provider.backoff_max_s
+        self.chat_ctx = chat_ctx
+        self.tools = list(tools)
+        self._mapper = TurnMapper()
+        self._handle: str | None = None
+        self._in_activity = False
+        self._after_tool_response = False
+        self._handoff = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._p.capabilities
+
+    @property
+    def resumption_handle(self) -> str | None:
+        return self._handle
+
+    # The socket -----------------------------------------------------------------------
+    def headers(self) -> dict[str, str]:
+        return self._p.headers()
+
+    def opening_frames(self) -> list[str]:
+        self._handle = self._mapper.resumption_handle or self._handle
+        self._mapper = TurnMapper()
+        self._mapper.resumption_handle = self._handle
+        frames = [dump_client_message(self._p.setup(self.tools, self._handle))]
+        if self.connects > 1 and self._handle is None:
+            # Nothing to resume: give the new session the conversation as it was heard.
+            turns = [
+                Content.from_text(m.text, role="user" if m.role == "user" else "model")
+                for m in self.chat_ctx.messages
+                if m.role in ("user", "assistant") and m.text and not m.tool_call_id
+            ]
+            if turns:
+                frames.append(dump_client_message(ClientContent(turns=turns, turn_complete=False)))
+        return frames
+
+    def on_frame(self, raw: str | bytes) -> None:
+        try:
+            msg = parse_server_message(raw)
+        except ProtocolError as exc:
+            self.malformed_events += 1
+            logger.warning("malformed server message: %s", exc)
+            return
+        if isinstance(msg, UnknownServerMessage):
+            self.unknown_events += 1
+            logger.info("unknown server message %s ignored", sorted(msg.raw))
+            return
+        for ev in self._mapper.map(msg):
+            if ev.kind == "session_ready":
+                self.mark_ready()
+                if self._handoff:
+                    self._handoff = False
+                    continue  # a hand-off: the agent never knew the socket changed
+            self._emit(ev)
+        if self._mapper.go_away:
+            self._mapper.go_away = False
+            logger.info("goAway: resuming on a new connection")
+            self._handoff = True
+            asyncio.get_running_loop().create_task(self.reconnect_now())
+
+    def close_reason(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        code = ws.close_code or 1006
+        reason = ws.close_reason or ""  # type: ignore[attr-defined]
+        if code in _FATAL_CLOSES:
+            self._emit(ProviderError(code=str(code), message=reason or _FATAL_CLOSES[code], recoverable=False))
+            raise FatalClose(f"closed by server ({code} {_FATAL_CLOSES[code]}): {reason}")
+        if code not in (1000, 1001):
+            self._emit(ProviderError(code=str(code), message=reason or "the server closed the session"))
+        return f"closed by server (code {code}) {reason}".strip()
+
+    # The port -------------------------------------------------------------------------
+    def _send(self, msg: object) -> None:
+        self.send_text(dump_client_message(msg))  # type: ignore[arg-type]
+
+    def push_audio(self, pcm: bytes) -> None:
+        if not self._p.options.automatic_activity_detection and not self._in_activity:
+            self._in_activity = True  # manual turns: the user's turn begins with its audio
+            self._send(RealtimeInput(activity_start=ActivityStart()))
+        self._send(RealtimeInput(audio=Blob.pcm16(pcm, 16000)))
+
+    def commit_audio(self) -> None:
+        if self._in_activity:
+            self._in_activity = False
+            self._send(RealtimeInput(activity_end=ActivityEnd()))
+
+    def clear_audio(self) -> None:
+        logger.debug("Gemini Live has no input buffer to clear")
+
+    def create_response(self) -> None:
+        if self._after_tool_response:
+            self._after_tool_response = False
+            return  # the model goes on by itself once it has the tool responses
+        self._send(ClientContent(turn_complete=True))
+
+    def cancel_response(self) -> None:
+        logger.debug("Gemini Live interrupts by itself; no cancel to send")
+
+    def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        logger.debug("Gemini Live has no truncation")
+
+    def delete_item(self, item_id: str) -> None:
+        logger.debug("Gemini Live has no item deletion")
+
+    def recover_from_text_response(self, item_id: str) -> None:
+        self._send(ClientContent(turns=[Content.from_text(NUDGE_TO_AUDIO, role="user")], turn_complete=True))
+
+    def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
+        self._after_tool_response = True
+        self._send(
+            ToolResponse(
+                function_responses=[
+                    FunctionResponse(
+                        id=o.call_id,
+                        name=o.name,
+                        response={"error": o.output} if o.is_error else {"output": o.output},
+                    )
+                    for o in outputs
+                ]
+            )
+        )
+
+    def update_chat_ctx(self, ctx: ChatContext) -> None:
+        self.chat_ctx = ctx

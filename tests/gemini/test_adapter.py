@@ -1,0 +1,158 @@
+"""The Gemini Live adapter: what it sends validates against google-genai's types, and what
+it receives maps to the right neutral events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from google.genai import types
+
+from turnstile.adapters.gemini import GeminiLive
+from turnstile.adapters.gemini._mapping import TurnMapper
+from turnstile.adapters.gemini._protocol import parse_server_message
+from turnstile.machine import ChatContext, ChatMessage, ToolOutput, ToolSchema
+
+TOOLS = [ToolSchema(name="get_weather", description="Weather in a city",
+                    parameters={"type": "object", "properties": {"city": {"type": "string"}},
+                                "required": ["city"], "additionalProperties": False})]
+
+
+def frames(provider: GeminiLive, connects: int = 1) -> list[dict[str, Any]]:
+    ctx = ChatContext(messages=[ChatMessage(role="user", text="hi"), ChatMessage(role="assistant", text="hello...")])
+    s = provider.session(chat_ctx=ctx, tools=TOOLS, on_event=lambda ev: None)
+    s._ws = object()  # type: ignore[assignment]  # capture frames without a socket
+    s.connects = connects
+    out = list(s.opening_frames())
+    s.push_audio(b"\x01\x00" * 1600)
+    s.commit_audio()
+    s.create_response()
+    s.recover_from_text_response("item_1")
+    s.send_tool_outputs([ToolOutput(call_id="c1", name="get_weather", output="sunny"),
+                         ToolOutput(call_id="c2", name="get_weather", output="bad args", is_error=True)])
+    s.create_response()  # after tool responses the model goes on by itself: nothing sent
+    out += list(s._outbox)
+    return [json.loads(f) for f in out]
+
+
+@pytest.mark.parametrize("auto", [True, False])
+def test_every_client_message_validates_against_google_genai(auto: bool) -> None:
+    p = GeminiLive(api_key="g-key", automatic_activity_detection=auto, instructions="Be brief.",
+                   temperature=0.4, silence_duration_ms=400, context_window_target_tokens=8000)
+    sent = frames(p, connects=2)
+    kinds = []
+    for wire in sent:
+        [key] = wire
+        kinds.append(key)
+        msg = wire[key]
+        if key == "setup":
+            rtc = msg.pop("realtimeInputConfig", None)  # google-genai's setup type lacks it
+            if rtc is not None:
+                types.RealtimeInputConfig.model_validate(rtc)
+            setup = types.LiveClientSetup.model_validate(msg)
+            assert setup.model == "models/gemini-2.5-flash-native-audio-preview-09-2025"
+            assert setup.generation_config.response_modalities == ["AUDIO"]
+            assert setup.session_resumption is not None
+            assert setup.tools[0].function_declarations[0].parameters_json_schema["required"] == ["city"]
+            assert (rtc["automaticActivityDetection"].get("disabled") is True) is (not auto)
+        else:
+            types.LiveClientMessage.model_validate(wire)
+    expected = ["setup", "clientContent"]  # history replayed: nothing to resume from
+    expected += (["realtimeInput"] if auto else ["realtimeInput", "realtimeInput", "realtimeInput"])
+    expected += ["clientContent", "clientContent", "toolResponse"]
+    assert kinds == expected
+    tool = sent[-1]["toolResponse"]["functionResponses"]
+    assert tool == [{"id": "c1", "name": "get_weather", "response": {"output": "sunny"}},
+                    {"id": "c2", "name": "get_weather", "response": {"error": "bad args"}}]
+
+
+def test_audio_goes_as_16khz_pcm_and_the_key_as_a_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="GOOGLE_API_KEY"):
+        GeminiLive()
+    monkeypatch.setenv("GEMINI_API_KEY", "secret-g")
+    p = GeminiLive()
+    assert p.headers() == {"x-goog-api-key": "secret-g"}
+    assert "secret-g" not in repr(p) and "secret-g" not in p.url
+    audio = frames(p)[1]["realtimeInput"]["audio"]
+    assert audio["mimeType"] == "audio/pcm;rate=16000"
+    caps = p.capabilities
+    assert (caps.supports_truncate, caps.input_sample_rate, caps.server_interrupts) == (False, 16000, True)
+
+
+def test_vertex_endpoint_and_model_path() -> None:
+    p = GeminiLive(api_key="token", vertex_project="proj", vertex_location="europe-west4")
+    assert p.url.startswith("wss://europe-west4-aiplatform.googleapis.com/ws/google.cloud.aiplatform")
+    assert p.model_path.startswith("projects/proj/locations/europe-west4/publishers/google/models/")
+    assert p.headers() == {"Authorization": "Bearer token"}
+
+
+def wire(msg: types.LiveServerMessage) -> bytes:
+    return json.dumps(msg.model_dump(mode="json", by_alias=True, exclude_none=True)).encode()
+
+
+def run(mapper: TurnMapper, *msgs: types.LiveServerMessage) -> list[Any]:
+    return [ev for m in msgs for ev in mapper.map(parse_server_message(wire(m)))]
+
+
+def test_a_turn_maps_to_a_response_whose_audio_outlives_turn_complete() -> None:
+    pcm = b"\x01\x02" * 480
+    evs = run(
+        TurnMapper(),
+        types.LiveServerMessage(setup_complete=types.LiveServerSetupComplete()),
+        types.LiveServerMessage(server_content=types.LiveServerContent(
+            input_transcription=types.Transcription(text="what's up"))),
+        types.LiveServerMessage(server_content=types.LiveServerContent(model_turn=types.Content(
+            parts=[types.Part(inline_data=types.Blob(data=pcm, mime_type="audio/pcm;rate=24000"))]))),
+        types.LiveServerMessage(server_content=types.LiveServerContent(
+            output_transcription=types.Transcription(text="Not much."))),
+        types.LiveServerMessage(server_content=types.LiveServerContent(generation_complete=True)),
+        types.LiveServerMessage(server_content=types.LiveServerContent(turn_complete=True),
+                                usage_metadata=types.UsageMetadata(prompt_token_count=7, response_token_count=9,
+                                                                   total_token_count=16)),
+    )
+    kinds = [e.kind for e in evs]
+    assert kinds == ["session_ready", "input_transcription_completed", "response_created",
+                     "response_content_added", "audio_delta", "transcript_delta",
+                     "response_content_done", "response_done"]
+    assert evs[1].transcript == "what's up"
+    assert evs[4].data == pcm
+    assert evs[6].modality == "audio"
+    assert (evs[7].status, evs[7].usage.total_tokens) == ("completed", 16)
+
+
+def test_interruption_tool_calls_and_cancellations() -> None:
+    m = TurnMapper()
+    evs = run(
+        m,
+        types.LiveServerMessage(server_content=types.LiveServerContent(model_turn=types.Content(
+            parts=[types.Part(inline_data=types.Blob(data=b"\0\0" * 240, mime_type="audio/pcm;rate=24000"))]))),
+        types.LiveServerMessage(server_content=types.LiveServerContent(interrupted=True)),
+        types.LiveServerMessage(tool_call=types.LiveServerToolCall(function_calls=[
+            types.FunctionCall(id="f1", name="get_weather", args={"city": "Oslo"})])),
+        types.LiveServerMessage(tool_call_cancellation=types.LiveServerToolCallCancellation(ids=["f1"])),
+        types.LiveServerMessage(session_resumption_update=types.LiveServerSessionResumptionUpdate(
+            new_handle="h-9", resumable=True)),
+        types.LiveServerMessage(go_away=types.LiveServerGoAway(time_left="5s")),
+    )
+    kinds = [e.kind for e in evs]
+    assert kinds == ["response_created", "response_content_added", "audio_delta", "server_interrupted",
+                     "response_done", "response_created", "response_content_added",
+                     "tool_calls_requested", "response_content_done", "response_done", "tool_calls_cancelled"]
+    assert evs[4].status == "cancelled"
+    assert json.loads(evs[7].calls[0].arguments) == {"city": "Oslo"}
+    assert evs[10].call_ids == ("f1",)
+    assert m.resumption_handle == "h-9" and m.go_away
+
+
+def test_text_in_an_audio_session_is_a_text_response() -> None:
+    evs = run(
+        TurnMapper(),
+        types.LiveServerMessage(server_content=types.LiveServerContent(model_turn=types.Content(
+            parts=[types.Part(text="thinking...", thought=True), types.Part(text="Sunny.")]))),
+        types.LiveServerMessage(server_content=types.LiveServerContent(turn_complete=True)),
+    )
+    done = [e for e in evs if e.kind == "response_content_done"]
+    assert [(d.modality, d.text) for d in done] == [("text", "Sunny.")]
