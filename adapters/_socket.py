@@ -59,9 +59,9 @@ class ReconnectingSocket:
     def on_frame(self, raw: str | bytes) -> None:
         raise NotImplementedError
 
-    def close_reason(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+    def close_reason(self, code: int | None, reason: str) -> str:
         """Why the server closed; raise FatalClose when retrying cannot help."""
-        return f"closed by server (code {ws.close_code})"
+        return f"closed by server (code {code}) {reason}".strip()
 
     # Lifecycle ----------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -148,12 +148,18 @@ class ReconnectingSocket:
         ws = self._ws
         writer = asyncio.get_running_loop().create_task(self._write(ws))
         try:
-            async for msg in ws:
+            while True:
+                # receive() rather than iteration: the CLOSE frame carries the reason, which
+                # is how some providers (Gemini) report errors.
+                msg = await ws.receive()
                 if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     self.on_frame(msg.data)
+                elif msg.type == aiohttp.WSMsgType.CLOSE:
+                    return self.close_reason(msg.data, msg.extra or "")
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     return f"socket error: {ws.exception()}"
-            return self.close_reason(ws)
+                else:  # CLOSING / CLOSED: gone without a close frame
+                    return self.close_reason(ws.close_code, "")
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -13,8 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from turnstile.machine import (
     Capabilities,
     ChatContext,
@@ -127,9 +125,8 @@ class GeminiLiveSession(ReconnectingSocket):
             self._handoff = True
             asyncio.get_running_loop().create_task(self.reconnect_now())
 
-    def close_reason(self, ws: aiohttp.ClientWebSocketResponse) -> str:
-        code = ws.close_code or 1006
-        reason = ws.close_reason or ""  # type: ignore[attr-defined]
+    def close_reason(self, code: int | None, reason: str) -> str:
+        code = code or 1006  # no close frame: abnormal closure
         if code in _FATAL_CLOSES:
             self._emit(ProviderError(code=str(code), message=reason or _FATAL_CLOSES[code], recoverable=False))
             raise FatalClose(f"closed by server ({code} {_FATAL_CLOSES[code]}): {reason}")
