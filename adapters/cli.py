@@ -84,6 +84,14 @@ def _serve(args: argparse.Namespace) -> int:
             # ignored, and Ctrl-C / kill must still stop the server cleanly.
             with contextlib.suppress(NotImplementedError):  # Windows: KeyboardInterrupt below
                 loop.add_signal_handler(sig, stop.set)
+        if args.provider == "gemini":
+            from .gemini._loopback import GeminiLiveServer
+
+            async with GeminiLiveServer(scenario, host=args.host, port=args.port, pace=args.pace) as gemini:
+                print(f"Gemini Live loopback ({scenario.name}): {gemini.url}", flush=True)
+                print(f"  key: ?key=... or 'x-goog-api-key'; Vertex AI: {gemini.vertex_url}", flush=True)
+                await stop.wait()
+            return
         async with OpenAIRealtimeServer(scenario, host=args.host, port=args.port, pace=args.pace) as srv:
             print(f"OpenAI Realtime loopback ({scenario.name}): {srv.url}", flush=True)
             print(f"  beta: same URL with 'OpenAI-Beta: realtime=v1'; Azure: {srv.azure_url}", flush=True)
@@ -127,12 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--diagram", default="out/demo-chart.svg")
     m.add_argument("--wav", default="out/demo-conversation.wav")
     m.add_argument("--scenario", help="a scenario JSON file; default: the bundled demo")
-    m.add_argument("--provider", choices=["openai"], default="openai")
+    m.add_argument("--provider", choices=["openai", "gemini"], default="openai")
     m.add_argument("--url", help="an endpoint speaking the protocol, instead of the built-in server")
     m.set_defaults(func=_demo)
 
     v = sub.add_parser("serve", help="a loopback realtime server that plays a scenario, until Ctrl-C")
-    v.add_argument("--provider", choices=["openai"], default="openai")
+    v.add_argument("--provider", choices=["openai", "gemini"], default="openai")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=0, help="default: any free port")
     v.add_argument("--scenario", help="a scenario JSON file; default: the bundled demo")

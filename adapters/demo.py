@@ -99,21 +99,34 @@ async def run_demo(
     url: str | None = None,
     provider_name: str = "openai",
 ) -> int:
-    from .openai import OpenAIRealtime
-    from .openai._server import OpenAIRealtimeServer
-
-    if provider_name != "openai":
-        raise SystemExit(f"turnstile demo: provider {provider_name!r} is not available yet")
+    if provider_name not in ("openai", "gemini"):
+        raise SystemExit(f"turnstile demo: unknown provider {provider_name!r}")
     scenario = load_scenario(scenario_path)
     timeline = _Timeline()
     async with contextlib.AsyncExitStack() as stack:
-        if url is None:
-            server = await stack.enter_async_context(OpenAIRealtimeServer(scenario))
-            url, key = server.url, "loopback-key"
-            timeline.line(f"loopback OpenAI Realtime server on {url}")
+        provider: Any
+        if provider_name == "gemini":
+            from .gemini import GeminiLive
+            from .gemini._loopback import GeminiLiveServer
+
+            if url is None:
+                server: Any = await stack.enter_async_context(GeminiLiveServer(scenario))
+                url, key = server.url, "loopback-key"
+                timeline.line(f"loopback Gemini Live server on {url}")
+            else:
+                key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY") or ""
+            provider = GeminiLive(api_key=key, url=url)
         else:
-            key = os.environ.get("OPENAI_API_KEY", "")
-        provider = OpenAIRealtime(api_key=key, url=url)
+            from .openai import OpenAIRealtime
+            from .openai._server import OpenAIRealtimeServer
+
+            if url is None:
+                server = await stack.enter_async_context(OpenAIRealtimeServer(scenario))
+                url, key = server.url, "loopback-key"
+                timeline.line(f"loopback OpenAI Realtime server on {url}")
+            else:
+                key = os.environ.get("OPENAI_API_KEY", "")
+            provider = OpenAIRealtime(api_key=key, url=url)
         room = LocalRoom(record=True)
         agent = RealtimeAgent(provider, tools=[get_weather], listeners=[timeline])
         spoken: asyncio.Queue[str] = asyncio.Queue()

@@ -1,0 +1,103 @@
+"""The real agent with the real Gemini Live adapter, over a real socket, against the Gemini
+loopback server: a caller speaks into LocalRoom's real microphone track."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from turnstile.adapters.gemini import GeminiLive
+from turnstile.adapters.gemini._loopback import GeminiLiveServer
+from turnstile.adapters.local import LocalRoom
+from turnstile.adapters.scenario import CallerTurn, Scenario, load_scenario
+from turnstile.machine import AgentError, RealtimeAgent
+
+from .._util import wait_until
+
+RATE = 24000
+
+
+def get_weather(city: str) -> str:
+    return f"sunny in {city}"
+
+
+async def say(room: LocalRoom, turn: CallerTurn) -> None:
+    pcm = np.frombuffer(turn.audio(), np.int16)
+    await room.caller.say(np.concatenate([pcm, np.zeros(RATE, np.int16)]).tobytes())
+
+
+class Call:
+    def __init__(self, server: GeminiLiveServer, **kw: object) -> None:
+        self.provider = GeminiLive(api_key="g-loopback", url=server.url, backoff_base_s=0.05, **kw)
+        self.room = LocalRoom(caller_sample_rate=RATE)
+        self.agent = RealtimeAgent(self.provider, tools=[get_weather])
+        self.errors: list[AgentError] = []
+        self.spoken: list[str] = []
+        self.agent.on("error", self.errors.append)
+        for name in ("agent_speech_committed", "agent_speech_interrupted"):
+            self.agent.on(name, self.spoken.append)
+
+    async def __aenter__(self) -> Call:
+        await self.agent.start(self.room)
+        await self.agent.wait_for_state("listening", timeout=10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.agent.aclose()
+        await self.room.aclose()
+
+
+async def test_the_demo_call_through_gemini() -> None:
+    scenario = load_scenario()
+    question, barge_in = scenario.steps[1], scenario.steps[4]
+    assert isinstance(question, CallerTurn) and isinstance(barge_in, CallerTurn)
+    async with GeminiLiveServer(scenario) as server, Call(server) as call:
+        agent = call.agent
+        agent.generate_reply()
+        await wait_until(lambda: len(call.spoken) == 1, timeout=15)   # the greeting, played whole
+        await agent.wait_for_state("listening")
+        await say(call.room, question)
+        await agent.wait_for_state("speaking", timeout=15)            # after the tool
+        await wait_until(lambda: call.room.speaker.heard_samples > RATE * 5, timeout=15)
+        await say(call.room, barge_in)
+        await wait_until(lambda: len(call.spoken) >= 2, timeout=20)
+        received = [type(m).__name__ for m in server.received[0]]
+        assert received[0] == "Setup"
+        assert "ToolResponse" in received
+        # The server decided the barge-in; the agent cut its transcript at the heard words,
+        # and sent neither cancel nor truncate (Gemini has none).
+        assert call.spoken[1].endswith("...")
+        agent.trace.assert_visits("speaking", "interrupted", "listening")
+        assert [e.code for e in call.errors] == []
+
+
+async def test_turn_complete_does_not_cut_audio_still_playing() -> None:
+    scenario = Scenario.model_validate({"steps": [
+        {"role": "model", "transcript": "A reply that streams much faster than it plays, to the very end."},
+    ]})
+    async with GeminiLiveServer(scenario, pace=20.0) as server, Call(server) as call:
+        call.agent.generate_reply()
+        await wait_until(lambda: len(call.spoken) == 1, timeout=20)
+        reply = scenario.steps[0]
+        expected = len(reply.audio()) // 2  # type: ignore[union-attr]
+        # The whole reply reached the listener although turnComplete came long before.
+        assert call.room.speaker.heard_samples >= expected
+        assert not call.spoken[0].endswith("...")
+
+
+async def test_a_dropped_socket_resumes_with_the_last_handle() -> None:
+    scenario = Scenario.model_validate({"steps": [
+        {"role": "model", "transcript": "First answer, complete."},
+        {"role": "model", "transcript": "This one is cut by a dropped socket.",
+         "faults": {"drop_socket_after_ms": 200}},
+    ]})
+    async with GeminiLiveServer(scenario) as server, Call(server) as call:
+        call.agent.generate_reply()
+        await wait_until(lambda: len(call.spoken) == 1, timeout=15)
+        await call.agent.wait_for_state("listening")
+        handle = call.provider.sessions[-1].resumption_handle or call.provider.sessions[-1]._mapper.resumption_handle
+        assert handle
+        call.agent.generate_reply()
+        await call.agent.wait_for_state("initializing", timeout=10)
+        await call.agent.wait_for_state("listening", timeout=10)
+        setup = server.received[1][0]
+        assert type(setup).__name__ == "Setup" and setup.session_resumption.handle == handle
