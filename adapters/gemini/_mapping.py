@@ -51,7 +51,8 @@ _ids = itertools.count(1)
 class TurnMapper:
     def __init__(self) -> None:
         self.resumption_handle: str | None = None
-        self.go_away = False
+        self.go_away: float | None = None
+        """Seconds left before the server closes, once it said goAway."""
         self._response: str | None = None
         self._item: str | None = None
         self._text: list[str] = []
@@ -80,7 +81,19 @@ class TurnMapper:
             if update.resumable and update.new_handle:
                 self.resumption_handle = update.new_handle
         elif isinstance(msg, GoAwayMessage):
-            self.go_away = True
+            self.go_away = msg.go_away.time_left_seconds or 0.0
+        return out
+
+    @property
+    def turn_open(self) -> bool:
+        return self._response is not None
+
+    def close_turn(self) -> list[ProviderEvent]:
+        """End the open turn with what arrived (the connection is going away under it)."""
+        out: list[ProviderEvent] = []
+        if self._response is not None:
+            self._finish_content(out)
+            self._end(out, "incomplete", None)
         return out
 
     def _content(self, msg: ServerContentMessage, out: list[ProviderEvent]) -> None:
@@ -137,7 +150,7 @@ class TurnMapper:
     def _end(self, out: list[ProviderEvent], status: Any, usage: Any) -> None:
         if self._response is None:
             return
-        if status == "completed":
+        if status in ("completed", "incomplete"):
             self._finish_content(out)
         out.append(ResponseDone(response_id=self._response, status=status, usage=_usage(usage)))
         self._response = self._item = None

@@ -72,6 +72,7 @@ class GeminiLiveSession(ReconnectingSocket):
         self._in_activity = False
         self._after_tool_response = False
         self._handoff = False
+        self._handoff_timer: asyncio.TimerHandle | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -119,13 +120,30 @@ class GeminiLiveSession(ReconnectingSocket):
                     self._handoff = False
                     continue  # a hand-off: the agent never knew the socket changed
             self._emit(ev)
-        if self._mapper.go_away:
-            self._mapper.go_away = False
-            logger.info("goAway: resuming on a new connection")
-            self._handoff = True
-            asyncio.get_running_loop().create_task(self.reconnect_now())
+        if self._mapper.go_away is not None:
+            time_left, self._mapper.go_away = self._mapper.go_away, None
+            # Let the turn in progress finish on this connection if there is time; a turn
+            # still open at the deadline is closed with what arrived, so playout goes on.
+            loop = asyncio.get_running_loop()
+            self._handoff_timer = loop.call_later(max(0.0, time_left * 0.8), self._hand_off)
+        if self._handoff_timer is not None and not self._mapper.turn_open:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        if self._handoff_timer is not None:
+            self._handoff_timer.cancel()
+            self._handoff_timer = None
+        if self._handoff:
+            return  # already under way
+        logger.info("goAway: resuming on a new connection")
+        for ev in self._mapper.close_turn():
+            self._emit(ev)
+        self._handoff = True
+        asyncio.get_running_loop().create_task(self.reconnect_now())
 
     def close_reason(self, code: int | None, reason: str) -> str:
+        if self._planned:
+            return "hand-off"  # we closed it ourselves, after goAway
         code = code or 1006  # no close frame: abnormal closure
         if code in _FATAL_CLOSES:
             self._emit(ProviderError(code=str(code), message=reason or _FATAL_CLOSES[code], recoverable=False))

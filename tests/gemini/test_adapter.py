@@ -144,7 +144,7 @@ def test_interruption_tool_calls_and_cancellations() -> None:
     assert evs[4].status == "cancelled"
     assert json.loads(evs[7].calls[0].arguments) == {"city": "Oslo"}
     assert evs[10].call_ids == ("f1",)
-    assert m.resumption_handle == "h-9" and m.go_away
+    assert m.resumption_handle == "h-9" and m.go_away == 5.0
 
 
 def test_text_in_an_audio_session_is_a_text_response() -> None:

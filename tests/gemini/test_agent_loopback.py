@@ -4,6 +4,7 @@ loopback server: a caller speaks into LocalRoom's real microphone track."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from turnstile.adapters.gemini import GeminiLive
 from turnstile.adapters.gemini._loopback import GeminiLiveServer
@@ -101,3 +102,45 @@ async def test_a_dropped_socket_resumes_with_the_last_handle() -> None:
         await call.agent.wait_for_state("listening", timeout=10)
         setup = server.received[1][0]
         assert type(setup).__name__ == "Setup" and setup.session_resumption.handle == handle
+
+
+async def test_go_away_is_a_seamless_hand_off_that_keeps_playing() -> None:
+    scenario = Scenario.model_validate({"steps": [
+        {"role": "model", "transcript": "Hi."},
+        {"role": "model", "transcript": "A long answer that keeps playing while the server hands us over."},
+    ]})
+    async with GeminiLiveServer(scenario, pace=20.0) as server, Call(server) as call:
+        call.agent.generate_reply()
+        await wait_until(lambda: len(call.spoken) == 1, timeout=10)  # a handle is issued
+        await call.agent.wait_for_state("listening", timeout=10)
+        call.agent.generate_reply()
+        await call.agent.wait_for_state("speaking", timeout=10)
+        server.go_away(1.0)
+        await wait_until(lambda: len(server.connections) == 2, timeout=10)
+        await wait_until(lambda: len(call.spoken) == 2, timeout=20)
+        # No session_lost: playout went on, the reply was heard to the end.
+        assert "initializing" not in call.agent.trace.path[1:]
+        assert not call.spoken[1].endswith("...")
+        assert server.received[1][0].session_resumption.handle  # resumed, not restarted
+        assert call.errors == []
+
+
+@pytest.mark.parametrize(("code", "fatal"), [(1011, False), (1007, True)])
+async def test_close_codes_become_agent_errors(code: int, fatal: bool) -> None:
+    scenario = Scenario.model_validate({"steps": [
+        {"role": "model", "transcript": "never heard",
+         "faults": {"error_event": {"code": str(code), "message": f"closing with {code}"}}},
+        {"role": "model", "transcript": "Back again."},
+    ]})
+    async with GeminiLiveServer(scenario) as server, Call(server) as call:
+        call.agent.generate_reply()
+        await wait_until(lambda: bool(call.errors), timeout=10)
+        first = call.errors[0]
+        assert first.code == str(code) and f"closing with {code}" in first.message
+        assert first.recoverable is not fatal
+        if fatal:
+            await call.agent.wait_for_state("closed", timeout=10)
+        else:
+            await call.agent.wait_for_state("initializing", timeout=10)
+            await call.agent.wait_for_state("listening", timeout=10)
+            assert len(server.connections) == 2
