@@ -166,15 +166,24 @@ def _usage(u: Any) -> Usage | None:
         return None
 
     def by(details: Any, modality: str) -> int:
-        return sum(d.token_count for d in details if (d.modality or "").upper() == modality)
+        return sum(_get(d, "token_count", "tokenCount") for d in details
+                   if str(_get(d, "modality", "modality") or "").upper() == modality)
+
+    # Vertex AI names the output side after "candidates"; the model keeps those as extras.
+    extra = u.model_extra or {}
+    output_details = u.response_tokens_details or extra.get("candidatesTokensDetails", [])
 
     return Usage(
         input_tokens=u.prompt_token_count,
-        output_tokens=u.response_token_count,
+        output_tokens=u.response_token_count or int(extra.get("candidatesTokenCount", 0)),
         total_tokens=u.total_token_count,
         cached_tokens=u.cached_content_token_count,
         input_audio_tokens=by(u.prompt_tokens_details, "AUDIO"),
         input_text_tokens=by(u.prompt_tokens_details, "TEXT"),
-        output_audio_tokens=by(u.response_tokens_details, "AUDIO"),
-        output_text_tokens=by(u.response_tokens_details, "TEXT"),
+        output_audio_tokens=by(output_details, "AUDIO"),
+        output_text_tokens=by(output_details, "TEXT"),
     )
+
+
+def _get(obj: Any, attr: str, key: str) -> Any:
+    return obj.get(key, 0) if isinstance(obj, dict) else getattr(obj, attr, 0)

@@ -156,3 +156,12 @@ def test_text_in_an_audio_session_is_a_text_response() -> None:
     )
     done = [e for e in evs if e.kind == "response_content_done"]
     assert [(d.modality, d.text) for d in done] == [("text", "Sunny.")]
+
+
+def test_vertex_usage_names_are_read_too() -> None:
+    frame = json.dumps({"serverContent": {"turnComplete": True, "modelTurn": {"parts": [
+        {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "AAA="}}]}},
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 11, "totalTokenCount": 14,
+                          "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 11}]}})
+    [done] = [e for e in TurnMapper().map(parse_server_message(frame)) if e.kind == "response_done"]
+    assert (done.usage.output_tokens, done.usage.output_audio_tokens) == (11, 11)
