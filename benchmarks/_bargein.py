@@ -32,15 +32,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
+async def _one_session(provider_name: str, url: str, barge_ins: int) -> list[dict[str, float]]:
+    from turnstile.adapters.gemini import GeminiLive
     from turnstile.adapters.local import LocalRoom
     from turnstile.adapters.openai import OpenAIRealtime, ServerVad
     from turnstile.adapters.voice import voice
     from turnstile.machine import RealtimeAgent
 
-    # The caller's barge-ins must not be answered: only generate_reply starts a reply, so
-    # every iteration measures one clean barge-in.
-    provider = OpenAIRealtime(api_key="loopback", url=url, turn_detection=ServerVad(create_response=False))
+    provider: Any
+    openai = provider_name == "openai"
+    if openai:
+        # The caller's barge-ins must not be answered: only generate_reply starts a reply,
+        # so every iteration measures one clean barge-in.
+        provider = OpenAIRealtime(api_key="loopback", url=url, turn_detection=ServerVad(create_response=False))
+        trigger = b"input_audio_buffer.speech_started"
+    else:
+        # Gemini decides barge-ins itself and answers every turn: the caller's barge-in
+        # is followed by the next reply, which the next iteration interrupts.
+        provider = GeminiLive(api_key="loopback", url=url)
+        trigger = b'"interrupted"'
     room = LocalRoom(caller_sample_rate=RATE)
     agent = RealtimeAgent(provider)
     await agent.start(room)
@@ -49,14 +59,15 @@ async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
     speaker = room.speaker
     marks: dict[str, float] = {}
 
-    handle = session._handle
+    on_frame = session.on_frame
 
-    def timed_handle(raw: Any) -> None:
-        if b"speech_started" in (raw if isinstance(raw, bytes) else raw.encode()):
+    def timed_frame(raw: Any) -> None:
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        if trigger in data:
             marks.setdefault("speech_started", time.perf_counter())
-        handle(raw)
+        on_frame(raw)
 
-    session._handle = timed_handle  # type: ignore[method-assign]
+    session.on_frame = timed_frame  # type: ignore[method-assign]
     clear = speaker.clear
 
     def timed_clear() -> None:
@@ -69,7 +80,7 @@ async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
 
     def timed_send(event: Any) -> None:
         send(event)
-        if event.type == "conversation.item.truncate":
+        if getattr(event, "type", None) == "conversation.item.truncate":
             marks["truncate"] = time.perf_counter()
             marks["audio_end_ms"] = event.audio_end_ms
 
@@ -79,29 +90,27 @@ async def _one_session(url: str, barge_ins: int) -> list[dict[str, float]]:
     words = voice("Wait, stop there please.", pitch=140)
     stopped = asyncio.Event()
     agent.on("user_stopped_speaking", stopped.set)
-    for _ in range(barge_ins):
+    for i in range(barge_ins):
         marks.clear()
         stopped.clear()
-        agent.generate_reply()
+        if openai or i == 0:
+            agent.generate_reply()
         await agent.wait_for_state("speaking", timeout=15)
         start_heard = speaker.heard_samples
         await asyncio.sleep(0.8)  # the caller lets the agent talk for a while
         await room.caller.say(words + bytes(RATE))
         await agent.wait_for_state("listening", timeout=15)
-        await asyncio.wait_for(stopped.wait(), 15)  # the server heard the caller finish
+        if openai:
+            await asyncio.wait_for(stopped.wait(), 15)  # the server heard the caller finish
         await asyncio.sleep(0.1)  # frames already in the native pipeline arrive
-        if "truncate" not in marks or "speech_started" not in marks:
+        if "silenced" not in marks or "speech_started" not in marks:
             continue
         heard_ms = (speaker.heard_samples - start_heard) / RATE * 1000
-        results.append(
-            {
-                "silence_ms": (marks["silenced"] - marks["speech_started"]) * 1000,
-                "wire_ms": (marks["truncate"] - marks["speech_started"]) * 1000,
-                "error_ms": marks["audio_end_ms"] - heard_ms,
-                "heard_at_clear_ms": (marks["heard_at_clear"] - start_heard) / RATE * 1000,
-                "heard_ms": heard_ms,
-            }
-        )
+        row = {"silence_ms": (marks["silenced"] - marks["speech_started"]) * 1000, "heard_ms": heard_ms}
+        if "truncate" in marks:
+            row["wire_ms"] = (marks["truncate"] - marks["speech_started"]) * 1000
+            row["error_ms"] = marks["audio_end_ms"] - heard_ms
+        results.append(row)
     await agent.aclose()
     await room.aclose()
     return results
@@ -115,10 +124,13 @@ def _scenario_file(replies: int) -> str:
     return f.name
 
 
-def run_bargein(barge_ins: int = 10) -> dict[str, Any]:
+def run_bargein(barge_ins: int = 10, provider: str = "openai") -> dict[str, Any]:
+    from turnstile.adapters.gemini._config import GEMINI_PATH
+
     port = _free_port()
+    path = "/v1/realtime" if provider == "openai" else GEMINI_PATH
     server = subprocess.Popen(
-        [sys.executable, "-m", "turnstile.adapters.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "turnstile.adapters.cli", "serve", "--provider", provider, "--port", str(port),
          "--pace", "1.5", "--scenario", _scenario_file(barge_ins + 2)],
         stdout=subprocess.PIPE,
         text=True,
@@ -126,16 +138,16 @@ def run_bargein(barge_ins: int = 10) -> dict[str, Any]:
     try:
         assert server.stdout is not None
         server.stdout.readline()  # the URL line: the server is up
-        rows = asyncio.run(_one_session(f"ws://127.0.0.1:{port}/v1/realtime", barge_ins))
+        rows = asyncio.run(_one_session(provider, f"ws://127.0.0.1:{port}{path}", barge_ins))
         if __name__ == "__main__":
             for row in rows:
                 print({k: round(v, 1) for k, v in row.items()})
     finally:
         server.terminate()
         server.wait(10)
-    out: dict[str, Any] = {"n": len(rows)}
+    out: dict[str, Any] = {"n": len(rows), "provider": provider}
     for key in ("silence_ms", "wire_ms", "error_ms"):
-        values = sorted(r[key] for r in rows)
+        values = sorted(r[key] for r in rows if key in r)
         if values:
             out[key] = {
                 "p50": statistics.median(values),
@@ -148,12 +160,12 @@ def run_bargein(barge_ins: int = 10) -> dict[str, Any]:
 def format_bargein(r: dict[str, Any]) -> str:
     lines = [
         "",
-        f"Barge-in, 1 session, OpenAI adapter + LocalRoom, loopback server in its own process (n={r['n']})",
+        f"Barge-in, 1 session, {r['provider']} adapter + LocalRoom, loopback server in its own process (n={r['n']})",
         f"{'measure':<44}{'p50':>10}{'p99':>10}{'max |x|':>10}",
     ]
     names = {
-        "silence_ms": "speech_started frame -> playout cleared (ms)",
-        "wire_ms": "speech_started frame -> truncate sent (ms)",
+        "silence_ms": "barge-in frame -> playout cleared (ms)",
+        "wire_ms": "barge-in frame -> truncate sent (ms)",
         "error_ms": "audio_end_ms - audio heard of the item (ms)",
     }
     for key, label in names.items():
@@ -164,4 +176,5 @@ def format_bargein(r: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(run_bargein())
+    for name in ("openai", "gemini"):
+        print(format_bargein(run_bargein(provider=name)))
