@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -117,6 +119,70 @@ def _scenario(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .livekit import LiveKitSettings, join_and_run, make_provider
+
+    try:
+        settings = LiveKitSettings.from_env()
+        provider = make_provider(args.provider)
+    except ValueError as exc:  # a SettingsError, or a provider without its API key
+        print(f"turnstile run: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("turnstile").setLevel(logging.INFO)
+    logging.getLogger("livekit").setLevel(logging.ERROR)  # its connect retries, line by line
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await join_and_run(
+            settings, room_name=args.room, provider=provider,
+            participant=args.participant, identity=args.identity, stop=stop,
+        )
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except (ConnectionError, ValueError) as exc:  # could not join, or a bad room name
+        print(f"turnstile run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .livekit import make_provider
+    from .livekit._room import PARTICIPANT_ENV, PROVIDER_ENV
+
+    try:
+        from livekit.agents import cli as agents_cli
+
+        from .livekit import worker_server
+
+        server = worker_server(agent_name=args.agent_name)
+    except ImportError as exc:
+        print(
+            f"turnstile worker: livekit-agents is not available ({exc}); "
+            "pip install 'turnstile-agents[worker]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        make_provider(args.provider)  # fail here, once, rather than in every job
+    except ValueError as exc:
+        print(f"turnstile worker: {exc}", file=sys.stderr)
+        return 2
+    # The job processes inherit the environment: that is how they learn what to run.
+    os.environ[PROVIDER_ENV] = args.provider
+    if args.participant:
+        os.environ[PARTICIPANT_ENV] = args.participant
+    sys.argv = ["turnstile worker", *args.agent_args]  # livekit-agents' CLI reads sys.argv
+    agents_cli.run_app(server)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="turnstile", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +217,20 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("file", nargs="?", help="a scenario JSON file; default: the bundled demo")
     c.add_argument("--schema", action="store_true", help="print the JSON schema of scenario files")
     c.set_defaults(func=_scenario)
+
+    r = sub.add_parser("run", help="join a LiveKit room (LIVEKIT_URL, LIVEKIT_API_KEY/SECRET) and talk")
+    r.add_argument("--provider", choices=["openai", "gemini"], default="openai")
+    r.add_argument("--room", required=True, help="the room to join")
+    r.add_argument("--participant", help="the identity to talk to; default: the first to join")
+    r.add_argument("--identity", help="the agent's identity; default: turnstile-agent-<random>")
+    r.set_defaults(func=_run)
+
+    w = sub.add_parser("worker", help="run the agent under livekit-agents' worker ([worker] extra)")
+    w.add_argument("--provider", choices=["openai", "gemini"], default="openai")
+    w.add_argument("--participant", help="the identity to talk to; default: the first to join")
+    w.add_argument("--agent-name", default="", help="for explicit dispatch; default: automatic")
+    w.add_argument("agent_args", nargs=argparse.REMAINDER, help="livekit-agents' command: start, dev, ...")
+    w.set_defaults(func=_worker)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
