@@ -29,6 +29,7 @@ from ._options import DEFAULT_STATE_MAP, AgentError, AgentOptions, ResponseMetri
 from ._paths import ChartTransition, PathStep, TransitionPath, chart_transitions, transition_paths
 from ._playout import PlayoutHandle
 from ._ports import (
+    AgentTranscription,
     AudioOutput,
     Capabilities,
     RealtimeProvider,
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_STATE_MAP",
     "LEAF_STATES",
     "AgentChart",
+    "AgentTranscription",
     "AgentError",
     "AgentOptions",
     "AudioDelta",

@@ -7,6 +7,7 @@ import contextlib
 import inspect
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from ._chat import ChatContext
 from ._emitter import EventEmitter
 from ._options import AgentOptions
 from ._playout import Player
-from ._ports import RealtimeProvider, RealtimeSession, RoomLink, RoomPort
+from ._ports import RealtimeProvider, RealtimeSession, RoomLink, RoomPort, TranscriptSegment
 from ._publish import StatePublisher
 from ._runtime import Runtime
 from ._tools import Tool, Toolbox
@@ -131,7 +132,11 @@ class RealtimeAgent:
         self._publisher = StatePublisher(link.set_attributes)
         self._publish()
         rt = self._runtime
-        rt.player = Player(link.output, rt.on_playout_started, rt.on_playout_finished)
+        rt.player = Player(
+            link.output, rt.on_playout_started, rt.on_playout_finished, rt.on_playout_progress
+        )
+        rt.transcription = getattr(link, "agent_transcription", None)
+        rt.publish_user_transcript = self._publish_user_transcript
         self._session = session = self.provider.session(
             chat_ctx=rt.chat_ctx, tools=self.toolbox.schemas, on_event=rt.on_provider_event
         )
@@ -221,6 +226,16 @@ class RealtimeAgent:
         if value is not None and self._publisher is not None:
             self._publisher.publish(value)
 
+    def _publish_user_transcript(self, item_id: str | None, text: str) -> None:
+        link = self._link
+        if link is None or not text:
+            return
+        segment = TranscriptSegment(
+            participant=link.participant, segment_id=item_id or f"user-{uuid.uuid4().hex[:12]}",
+            text=text, final=True,
+        )
+        self._spawn(_logged(link.publish_transcription(segment)), "user-transcription")
+
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
@@ -256,3 +271,10 @@ def _refuse_async_callbacks(listener: object) -> None:
                 f"listener {type(listener).__name__}.{name} is async: chart callbacks must not "
                 "await (it would delay barge-ins); start a task from a sync callback instead"
             )
+
+
+async def _logged(coro: Any) -> None:
+    try:
+        await coro
+    except Exception as exc:  # a transcription that could not be published is not fatal
+        logger.warning("could not publish a transcription: %s", exc)

@@ -74,10 +74,12 @@ class Player:
         output: AudioOutput,
         on_started: Callable[[PlayoutHandle], None],
         on_finished: Callable[[PlayoutHandle], None],
+        on_progress: Callable[[PlayoutHandle], None] | None = None,
     ) -> None:
         self._output = output
         self._on_started = on_started
         self._on_finished = on_finished
+        self._on_progress = on_progress
         self._frame_bytes = output.sample_rate * FRAME_MS // 1000 * 2
         self._queue: deque[PlayoutHandle] = deque()
         self._wake = asyncio.Event()
@@ -171,6 +173,8 @@ class Player:
                         # queue is already counted there as queued, so heard = pushed - queued.
                         handle.pushed_samples += frame_bytes // 2
                         await output.write(frame)
+                        if self._on_progress is not None:
+                            self._on_progress(handle)
                 elif handle.input_done:
                     if pending:
                         # Pad the tail to a whole frame: outputs re-frame odd sizes, which

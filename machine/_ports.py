@@ -18,6 +18,7 @@ from ._events import ProviderEvent
 from ._tools import ToolOutput, ToolSchema
 
 __all__ = [
+    "AgentTranscription",
     "AudioOutput",
     "Capabilities",
     "RealtimeProvider",
@@ -126,6 +127,24 @@ class TranscriptSegment(BaseModel):
     segment_id: str
     text: str
     final: bool
+
+
+class AgentTranscription(Protocol):
+    """Publishes the agent's words as they become audible (a room link may offer one as
+    ``agent_transcription``). Every call is synchronous: the runtime calls it from playout."""
+
+    @property
+    def item_id(self) -> str | None: ...
+
+    def start(self, item_id: str) -> None: ...
+
+    def push_text(self, delta: str) -> None: ...
+
+    def heard(self, samples: int, sample_rate: int) -> None: ...
+
+    def interrupt(self, heard_text: str | None) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 class RoomLink(Protocol):

@@ -25,7 +25,7 @@ from ._events import (
 from ._metrics import InFlightResponse, response_metrics
 from ._options import AgentError, AgentOptions
 from ._playout import Player, PlayoutHandle
-from ._ports import Capabilities, RealtimeSession
+from ._ports import AgentTranscription, Capabilities, RealtimeSession
 from ._tools import Toolbox, ToolOutput
 from ._transcript import heard_text
 
@@ -56,6 +56,8 @@ class Runtime(ChartActions):
         self.session: RealtimeSession | None = None
         self.player: Player | None = None
         self.set_forwarding: Callable[[bool], None] = lambda ready: None
+        self.transcription: AgentTranscription | None = None  # the room's, if it offers one
+        self.publish_user_transcript: Callable[[str | None, str], None] = lambda item_id, text: None
         self.responses: dict[str, InFlightResponse] = {}
         self.handles: dict[tuple[str, int], PlayoutHandle] = {}
         self._early_text: dict[tuple[str, int], list[str]] = {}
@@ -115,6 +117,7 @@ class Runtime(ChartActions):
 
     def _on_input_transcription_completed(self, ev: Any) -> None:
         self.chat_ctx.upsert(ChatMessage(role="user", text=ev.transcript, id=ev.item_id))
+        self.publish_user_transcript(ev.item_id, ev.transcript)
         self.emitter.emit("user_speech_committed", ev.transcript)
 
     def _on_response_created(self, ev: Any) -> None:
@@ -137,6 +140,10 @@ class Runtime(ChartActions):
         handle = self.handles.get(key)
         if handle is not None:
             handle.add_text(ev.delta)
+            tr = self.transcription
+            if tr is not None and tr.item_id == ev.item_id and self.player is not None \
+                    and self.player.current is handle:
+                tr.push_text(ev.delta)
         elif key not in self._refused:
             self._early_text.setdefault(key, []).append(ev.delta)
 
@@ -268,9 +275,18 @@ class Runtime(ChartActions):
         self.text_retries = 0
 
     def on_playout_started(self, handle: PlayoutHandle) -> None:
+        if self.transcription is not None:
+            self.transcription.start(handle.item_id)
+            self.transcription.push_text(handle.transcript)  # what arrived before the audio
         self.emitter.emit("agent_started_speaking")
 
+    def on_playout_progress(self, handle: PlayoutHandle) -> None:
+        if self.transcription is not None and self.player is not None:
+            self.transcription.heard(self.player.heard_samples(handle), self.player.sample_rate)
+
     def on_playout_finished(self, handle: PlayoutHandle) -> None:
+        if self.transcription is not None and self.transcription.item_id == handle.item_id:
+            self.transcription.finish()
         self._to_commit.append(handle)
         assert self.player is not None
         if not self.player.playing:
@@ -368,6 +384,9 @@ class Runtime(ChartActions):
             )
             if handle.interrupted:
                 text += "..."
+                tr = self.transcription
+                if tr is not None and tr.item_id == handle.item_id:
+                    tr.interrupt(text)  # the final segment, cut at the heard words
             self.chat_ctx.upsert(
                 ChatMessage(
                     role="assistant", text=text, id=handle.item_id, interrupted=handle.interrupted

@@ -84,6 +84,13 @@ async def test_a_realtime_agent_talks_through_the_livekit_adapter(room: FakeRoom
     await heard_tone(frames)
     await agent.wait_for_state("listening", timeout=5)
     await lp.wait_attribute(STATE, "listening")
+    # The runtime drove the agent transcription: its words went out on lk.transcription,
+    # closed with a final segment once the audio had played.
+    agent_streams = [st for st in lp.streams if st.sender_identity == lp.identity]
+    assert agent_streams and all(st.info.topic == "lk.transcription" for st in agent_streams)
+    assert "".join(st.text for st in agent_streams).strip() == "Hi there."
+    final = agent_streams[-1].close_attributes or agent_streams[-1].info.attributes
+    assert final["lk.transcription_final"] == "true"
     states = [call[STATE] for call in lp.attribute_calls]
     assert states[0] == "initializing" and states[-2:] == ["speaking", "listening"]
 
@@ -97,17 +104,14 @@ async def test_a_realtime_agent_talks_through_the_livekit_adapter(room: FakeRoom
     assert 0 < truncate.args["audio_end_ms"] < 1500
     await agent.wait_for_state("listening")
 
-    # The user's transcript, as the agent will publish it on user_speech_committed.
-    published: list[asyncio.Future[None]] = []
-    agent.on("user_speech_committed", lambda text: published.append(asyncio.ensure_future(
-        link.publish_transcription(
-            TranscriptSegment(participant=link.participant, segment_id="item_u", text=text, final=True)
-        )
-    )))
+    # The user's transcript: the agent publishes it on its own, for the user's track.
+    before = len(lp.streams)
     session.emit(InputTranscriptionCompleted(item_id="item_u", transcript="Thanks, bye."))
-    await asyncio.wait_for(asyncio.gather(*published), 5)
-    user_stream = lp.streams[-1]
-    assert (user_stream.sender_identity, user_stream.text) == ("alice", "Thanks, bye.")
+    async with asyncio.timeout(5):
+        while not any(st.sender_identity == "alice" for st in lp.streams[before:]):
+            await asyncio.sleep(0.005)
+    user_stream = next(st for st in lp.streams[before:] if st.sender_identity == "alice")
+    assert (user_stream.text, user_stream.info.attributes["lk.segment_id"]) == ("Thanks, bye.", "item_u")
 
     await listener.aclose()
     sid = link.publication.sid
