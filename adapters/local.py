@@ -147,9 +147,9 @@ class LocalLink:
     def output(self) -> LocalSpeaker:
         return self.speaker
 
-    async def audio_frames(self) -> AsyncIterator[rtc.AudioFrame]:
-        # Delivered at the caller's own rate: resampling is the agent's job, as with a
-        # real room whose participants publish at 48 kHz.
+    async def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
+        # The hint is ignored on purpose: frames come at the caller's own rate, so the
+        # agent's own resampling is what LocalRoom exercises.
         stream = rtc.AudioStream.from_track(
             track=self._caller.track, sample_rate=self._caller.sample_rate, num_channels=1
         )

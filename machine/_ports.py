@@ -156,8 +156,10 @@ class RoomLink(Protocol):
     @property
     def output(self) -> AudioOutput: ...
 
-    def audio_frames(self) -> AsyncIterator[rtc.AudioFrame]:
-        """The linked participant's microphone, at whatever rate the room delivers."""
+    def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
+        """The linked participant's microphone. ``sample_rate`` is a hint (the provider's
+        input rate): a room that resamples natively delivers at it; the agent resamples
+        whatever else arrives."""
 
     async def set_attributes(self, attributes: dict[str, str]) -> None: ...
 
