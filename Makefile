@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PEER := .venv-peer
+PEER_STAMP := $(PEER)/.installed
 
 .PHONY: setup test demo bench diagrams clean
 
@@ -27,11 +29,18 @@ test: setup
 demo: setup
 	$(BIN)/turnstile demo
 
-bench: setup
+# livekit-agents pins its own livekit version: the peer gets a venv of its own.
+$(PEER_STAMP): pyproject.toml
+	@test -x $(PEER)/bin/python || $(PY) -m venv $(PEER)
+	$(PEER)/bin/python -m pip install -q --upgrade pip
+	$(PEER)/bin/python -m pip install -q -e '.[bench-peer]'
+	@touch $(PEER_STAMP)
+
+bench: setup $(PEER_STAMP)
 	$(BIN)/python -m benchmarks
 
 diagrams: setup
 	$(BIN)/turnstile diagram --write-committed
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(PEER) build *.egg-info

@@ -11,5 +11,10 @@ also writes the figures. The modules:
 * ``_quietroom`` a RoomPort without livekit's audio pump, to measure an agent alone;
 * ``_idle``     CPU of idle agents (QuietRoom vs LocalRoom);
 * ``_memory``   tracemalloc of one idle agent and of many;
-* ``_report``   the printed tables and the JSON document.
+* ``_report``   the printed tables and the JSON document;
+* ``_sessions`` N concurrent duplex calls, Turnstile beside livekit-agents (``--sessions``):
+                ``_pacedroom`` (real-time rooms without livekit's audio fan-out),
+                ``_sessions_load`` (the child-process harness both halves share),
+                ``_sessions_turnstile`` / ``_sessions_peer`` (one per framework; the peer
+                runs from ``.venv-peer``) and ``_sentinel`` (the machine's lateness floor).
 """

@@ -31,6 +31,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--local-agents", type=int, default=5, help="LocalRoom agents for memory (5)")
     p.add_argument("--no-memory", action="store_true", help="skip idle CPU and memory")
     p.add_argument("--barge-ins", type=int, default=10, help="barge-ins through the OpenAI adapter (10; 0 skips)")
+    p.add_argument("--sessions", default="1,100", help="N concurrent sessions vs livekit-agents (1,100; 0 skips)")
     args = p.parse_args(argv)
     if min(args.rounds, args.cycles, args.agents, args.local_agents) < 1 or args.warmup < 0:
         p.error("--rounds, --cycles and the agent counts must be >= 1, --warmup >= 0")
@@ -90,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from ._bargein import format_bargein, run_bargein
 
         print(format_bargein(run_bargein(args.barge_ins)))
+    if ns := [int(n) for n in args.sessions.split(",") if int(n) > 0]:
+        from ._sessions import format_sessions, run_sessions
+
+        print(format_sessions(run_sessions(ns, progress=_progress)))
     print(f"\n(total run time {time.perf_counter() - started:.1f} s)")
     if args.json is not None:
         write_json(args.json, env, config, overhead_ns, results, idle, memory, BASELINE, elapsed)

@@ -1,0 +1,224 @@
+"""The child-process side of the sessions benchmark, shared by both frameworks.
+
+A child runs N sessions of one framework against the loopback server and prints one JSON
+object. This module owns everything the two halves must do identically: the PacedRoom
+clock, each caller's timeline and its offset, the warm-up, the measurement window, and
+what is measured in it. A framework only supplies ``start(room, url) -> session`` (the
+session is anything with ``aclose()``). Nothing here imports turnstile, so the
+livekit-agents half can run it from its own venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from ._pacedroom import PacedClock, PacedRoom
+
+__all__ = ["Closable", "Starter", "main"]
+
+RATE = 24000
+
+
+class Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+Starter = Callable[[PacedRoom, str], Awaitable[Closable]]
+"""Start one session in ``room`` against the server at ``url``; return once it is ready."""
+
+
+class _GcPauses:
+    """Collector pauses in the window: a stop-the-world pause delays every frame due in it."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.pauses_ms: list[tuple[int, float]] = []  # (generation, ms)
+        self._t = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        elif self.recording:
+            self.pauses_ms.append((info["generation"], (time.perf_counter() - self._t) * 1000))
+
+    def summary(self) -> dict[str, Any]:
+        ms = [p for _, p in self.pauses_ms]
+        full = [p for g, p in self.pauses_ms if g == 2]
+        return {
+            "count": len(ms),
+            "total_ms": round(sum(ms), 1),
+            "max_ms": round(max(ms, default=0.0), 1),
+            "full_collections": len(full),
+            "full_max_ms": round(max(full, default=0.0), 1),
+            # A full collection walks every tracked object: its pause grows with this.
+            "tracked_objects": len(gc.get_objects()),
+        }
+
+
+class _Counter(logging.Handler):
+    """Counts log records by level: a framework that logs on every barge-in pays for it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[record.levelname] = self.counts.get(record.levelname, 0) + 1
+
+
+def _server_cpu_s(pid: int | None) -> float | None:
+    # The server is another process: its CPU is read from /proc (Linux), not rusage.
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
+    timeline = Path(args.timeline).read_bytes()
+    clock = PacedClock(RATE)
+    clock.start()
+    rooms: list[PacedRoom] = []
+    sessions: list[Closable] = []
+    t_start = time.perf_counter()
+    for i in range(args.n):
+        # Callers are spread evenly over the timeline's cycle: N calls are not in lockstep.
+        offset = len(timeline) // 2 * i // args.n
+        room = PacedRoom(clock, timeline, offset_samples=offset, queue_ms=args.queue_ms)
+        rooms.append(room)
+        sessions.append(await start(room, args.url))
+    startup_s = time.perf_counter() - t_start
+    clock.mic_on = True
+    await asyncio.sleep(args.warmup)
+    # Garbage from start-up is collected now, not inside the window; collection in the
+    # window (the frameworks' own garbage) stays and counts.
+    gc.collect()
+    # The sentinel starts its window 0.3 s after launch, as ours does: its interpreter's
+    # start-up is over by then and does not compete with the window.
+    sentinel = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks._sentinel", "0.3", str(args.seconds),
+        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    await asyncio.sleep(0.3)
+    ticks0, late0 = clock.ticks, clock.late_ticks
+    gc_pauses = _GcPauses()
+    gc_pauses.recording = True
+    srv0 = _server_cpu_s(args.server_pid)
+    clock.record(True)
+    w0, c0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
+    await asyncio.sleep(args.seconds)
+    wall = time.perf_counter() - w0
+    cpu, main_cpu = time.process_time() - c0, time.thread_time() - t0
+    srv1 = _server_cpu_s(args.server_pid)
+    clock.record(False)
+    gc_pauses.recording = False
+    out, _ = await sentinel.communicate()
+    machine = json.loads(out) if sentinel.returncode == 0 and out.strip() else None
+    outputs = [r.link_.output for r in rooms if r.link_ is not None]
+    lateness = [x for o in outputs for x in o.lateness_ms]
+    minutes = args.n * wall / 60
+    result: dict[str, Any] = {
+        "n": args.n,
+        "window_s": round(wall, 3),
+        "startup_s": round(startup_s, 3),
+        "cpu_s": round(cpu, 4),
+        "main_thread_cpu_s": round(main_cpu, 4),
+        "cores_used": round(cpu / wall, 3),
+        "cpu_s_per_session_minute": round(cpu / minutes, 4),
+        "server_cpu_s_per_session_minute": None if srv0 is None or srv1 is None else round((srv1 - srv0) / minutes, 4),
+        "frames_played": len(lateness),
+        "lateness_ms": {
+            "p50": round(statistics.median(lateness), 3) if lateness else None,
+            "p99": round(_percentile(lateness, 99), 3) if lateness else None,
+            "max": round(max(lateness), 3) if lateness else None,
+        },
+        "late_ticks": clock.late_ticks - late0,
+        "machine_lateness_ms": machine,
+        "ticks": clock.ticks - ticks0,
+        # Per session-minute: equal load in both halves shows as equal figures here.
+        "agent_audio_s_per_session_minute": round(sum(o.played_samples for o in outputs) / RATE / minutes, 2),
+        "playout_starts_total": sum(o.bursts for o in outputs),
+        "playout_clears_total": sum(o.window_clears for o in outputs),
+        "playout_gaps_total": sum(o.gaps for o in outputs),
+        "gc_pauses": gc_pauses.summary(),
+    }
+    clock.mic_on = False
+    for session in sessions:
+        try:
+            await asyncio.wait_for(session.aclose(), 10)
+        except Exception as exc:  # noqa: BLE001 - a session that fails to close must not hide the figures
+            print(f"closing a session: {exc!r}", file=sys.stderr)
+    for room in rooms:
+        await room.aclose()
+    await clock.aclose()
+    return result
+
+
+async def baseline_start(room: PacedRoom, url: str) -> Closable:
+    """No session: the room alone, its microphone frames taken and dropped."""
+    link = await room.link(None, output_sample_rate=RATE)
+
+    async def drop() -> None:
+        async for _ in link.audio_frames():
+            pass
+
+    task = asyncio.get_running_loop().create_task(drop())
+
+    class _Baseline:
+        async def aclose(self) -> None:
+            task.cancel()
+
+    return _Baseline()
+
+
+def parse(queue_ms: int, argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True, help="the loopback server's ws://host:port/v1/realtime")
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--seconds", type=float, default=20.0, help="measurement window")
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--timeline", required=True, help="raw PCM16 mono 24 kHz: one caller cycle")
+    p.add_argument("--server-pid", type=int)
+    p.add_argument(
+        "--queue-ms", type=int, default=queue_ms, help=f"output queue (default {queue_ms}: the framework's own)"
+    )
+    return p.parse_args(argv)
+
+
+def main(framework: str, start: Starter, queue_ms: int, argv: list[str] | None = None) -> None:
+    args = parse(queue_ms, argv)
+    counter = _Counter()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().addHandler(counter)
+    result = asyncio.run(_run(args, start))
+    result["framework"] = framework
+    result["log_records"] = counter.counts
+    # The last stdout line is the result; anything a framework prints goes before it.
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main("room only", baseline_start, 100)

@@ -1,0 +1,32 @@
+"""Child process: N Turnstile sessions (RealtimeAgent + OpenAIRealtime) in PacedRooms.
+
+    python -m benchmarks._sessions_turnstile --url ws://127.0.0.1:PORT/v1/realtime --n 10 \
+        --timeline caller.pcm
+
+Each session is what a user of this project writes: a RealtimeAgent over the OpenAI
+adapter, server VAD answering every turn and interrupting on speech. The agent does its
+own barge-in handling (clear playout, cancel, truncate at the heard position).
+"""
+
+from __future__ import annotations
+
+from turnstile.adapters.openai import OpenAIRealtime, ServerVad
+from turnstile.machine import RealtimeAgent
+
+from ._pacedroom import PacedRoom
+from ._sessions_load import main
+
+QUEUE_MS = 100
+"""The output queue LocalRoom's speaker uses (``speaker_queue_ms``): the agent's own choice."""
+
+
+async def start(room: PacedRoom, url: str) -> RealtimeAgent:
+    provider = OpenAIRealtime(api_key="loopback", url=url, turn_detection=ServerVad(silence_duration_ms=500))
+    agent = RealtimeAgent(provider)
+    await agent.start(room)
+    await agent.wait_for_state("listening", timeout=30)
+    return agent
+
+
+if __name__ == "__main__":
+    main("turnstile", start, QUEUE_MS)
