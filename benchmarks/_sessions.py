@@ -51,6 +51,8 @@ BARGE_IN_AFTER_S = 0.8
 PACE = 4.0  # the server streams replies 4x faster than real time, as the real API runs ahead
 LIMIT_MS = 20.0
 FRAMEWORKS = {"turnstile": "benchmarks._sessions_turnstile", "livekit-agents": "benchmarks._sessions_peer"}
+GEMINI = {"turnstile-gemini": "benchmarks._sessions_gemini"}
+"""The same load through Turnstile's Gemini adapter (``--gemini``); it has no peer here."""
 BASELINE = "benchmarks._sessions_load"  # the rooms alone: what both frameworks' figures include
 BASELINE_S = 5.0  # the room's cost does not follow the caller cycle: a short window is enough
 
@@ -98,17 +100,21 @@ def peer_python() -> tuple[str | None, str]:
 
 
 def _run_one(python: str, module: str, n: int, seconds: float, timeline: Path, scenario: Path) -> dict[str, Any]:
+    from turnstile.adapters.gemini._config import GEMINI_PATH
+
     port = _free_port()
+    provider = "gemini" if module in GEMINI.values() else "openai"
+    path = GEMINI_PATH if provider == "gemini" else "/v1/realtime"
     server = subprocess.Popen(
-        [sys.executable, "-m", "turnstile.adapters.cli", "serve", "--port", str(port), "--pace", str(PACE),
-         "--scenario", str(scenario)],
+        [sys.executable, "-m", "turnstile.adapters.cli", "serve", "--provider", provider, "--port", str(port),
+         "--pace", str(PACE), "--scenario", str(scenario)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     try:
         assert server.stdout is not None
         server.stdout.readline()  # the URL line: the server is up
         child = subprocess.run(
-            [python, "-m", module, "--url", f"ws://127.0.0.1:{port}/v1/realtime", "--n", str(n),
+            [python, "-m", module, "--url", f"ws://127.0.0.1:{port}{path}", "--n", str(n),
              "--seconds", str(seconds), "--warmup", "2", "--timeline", str(timeline),
              "--server-pid", str(server.pid)],
             capture_output=True, text=True, check=False, cwd=ROOT, timeout=seconds + 60 + n,
@@ -137,14 +143,15 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_sessions(ns: list[int], cycles: int = 1, progress: Any = None) -> dict[str, Any]:
+def run_sessions(ns: list[int], cycles: int = 1, progress: Any = None, gemini: bool = True) -> dict[str, Any]:
     timeline_pcm, cycle_s = _timeline()
     seconds = round(cycles * cycle_s, 3)
     peer, peer_note = peer_python()
-    pythons = {"turnstile": sys.executable, "livekit-agents": peer}
+    frameworks = {**FRAMEWORKS, **(GEMINI if gemini else {})}
+    pythons = {"turnstile": sys.executable, "livekit-agents": peer, "turnstile-gemini": sys.executable}
     out: dict[str, Any] = {
         "cycle_s": round(cycle_s, 3), "window_s": seconds, "pace": PACE, "cores": os.cpu_count(),
-        "peer_python": peer_note, "runs": {name: [] for name in FRAMEWORKS}, "baseline": [],
+        "peer_python": peer_note, "runs": {name: [] for name in frameworks}, "baseline": [],
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         timeline, scenario = Path(tmp) / "caller.pcm", Path(tmp) / "scenario.json"
@@ -153,7 +160,7 @@ def run_sessions(ns: list[int], cycles: int = 1, progress: Any = None) -> dict[s
         _scenario(scenario, replies=int((seconds + 30) / cycle_s + 2) * TURNS_PER_CYCLE)
         for n in ns:
             # Interleaved per N, so that drift on the machine falls on both alike.
-            for name, module in FRAMEWORKS.items():
+            for name, module in frameworks.items():
                 python = pythons[name]
                 if python is None:
                     continue
@@ -244,7 +251,7 @@ def _num(x: float | None, width: int, digits: int) -> str:
 
 def _ratios(r: dict[str, Any]) -> list[str]:
     s = r["summary"]
-    if len(s) < 2:
+    if "turnstile" not in s or "livekit-agents" not in s:
         return []
     lines = []
     for key, label in (("sessions_per_core", "total"), ("sessions_per_core_net", "net")):

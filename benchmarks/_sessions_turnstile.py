@@ -16,8 +16,9 @@ from turnstile.machine import RealtimeAgent
 from ._pacedroom import PacedRoom
 from ._sessions_load import main
 
-QUEUE_MS = 100
-"""The output queue LocalRoom's speaker uses (``speaker_queue_ms``): the agent's own choice."""
+QUEUE_MS = 200
+"""The output queue LiveKitRoom gives the agent's AudioSource by default (``output_queue_ms``),
+as in production, and the same as livekit-agents uses: a shorter queue runs dry on a stall."""
 
 
 async def start(room: PacedRoom, url: str) -> RealtimeAgent:
