@@ -54,6 +54,9 @@ class PacedOutput:
         self.bursts = 0
         """Times playout started from an empty queue in the window: once per reply, or a gap."""
         self.gaps = 0
+        self._speech_at: float | None = None
+        self.barge_in_ms = array("d")
+        """From the framework's speech-started event to this output being cleared."""
         """Playout that ran dry and resumed within GAP_S: an audible hole in the agent's speech."""
         self._last_played: float | None = None
 
@@ -87,7 +90,14 @@ class PacedOutput:
         self.written_samples += n
         self._drained.clear()
 
+    def mark_speech_started(self) -> None:
+        """The framework got the provider's speech-started event; a barge-in is timed from here."""
+        self._speech_at = time.perf_counter() if self._queued else None
+
     def clear(self) -> None:
+        if self._speech_at is not None and self.recording:
+            self.barge_in_ms.append((time.perf_counter() - self._speech_at) * 1000)
+        self._speech_at = None
         self._chunks.clear()
         self._queued = 0
         self.clears += 1

@@ -89,6 +89,14 @@ def _server_cpu_s(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _spread(values: list[float]) -> dict[str, float | int | None]:
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(values), 3) if values else None,
+        "p99": round(_percentile(values, 99), 3) if values else None,
+    }
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -163,6 +171,7 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         "playout_starts_total": sum(o.bursts for o in outputs),
         "playout_clears_total": sum(o.window_clears for o in outputs),
         "playout_gaps_total": sum(o.gaps for o in outputs),
+        "barge_in_ms": _spread([x for o in outputs for x in o.barge_in_ms]),
         "gc_pauses": gc_pauses.summary(),
     }
     clock.mic_on = False

@@ -115,6 +115,8 @@ class PeerSession:
                 self._playing = None
 
     def _on_speech_started(self, _: llm.InputSpeechStartedEvent) -> None:
+        if self.link is not None:
+            self.link.output.mark_speech_started()
         if self._playing is None or self.link is None:
             return
         output, message_id = self.link.output, self._playing

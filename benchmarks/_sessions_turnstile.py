@@ -25,6 +25,9 @@ async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     provider = OpenAIRealtime(api_key="loopback", url=url, turn_detection=ServerVad(silence_duration_ms=500))
     agent = RealtimeAgent(provider)
     await agent.start(room)
+    assert room.link_ is not None
+    # user_started_speaking fires as the provider's event is handled, before the chart acts.
+    agent.on("user_started_speaking", room.link_.output.mark_speech_started)
     await agent.wait_for_state("listening", timeout=30)
     return agent
 
