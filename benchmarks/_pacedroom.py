@@ -55,8 +55,11 @@ class PacedOutput:
         """Times playout started from an empty queue in the window: once per reply, or a gap."""
         self.gaps = 0
         self._speech_at: float | None = None
+        self._speech_at_for_wire: float | None = None
         self.barge_in_ms = array("d")
         """From the framework's speech-started event to this output being cleared."""
+        self.truncate_ms = array("d")
+        """From the same event to the truncate handed to the provider's socket."""
         """Playout that ran dry and resumed within GAP_S: an audible hole in the agent's speech."""
         self._last_played: float | None = None
 
@@ -92,7 +95,12 @@ class PacedOutput:
 
     def mark_speech_started(self) -> None:
         """The framework got the provider's speech-started event; a barge-in is timed from here."""
-        self._speech_at = time.perf_counter() if self._queued else None
+        self._speech_at = self._speech_at_for_wire = time.perf_counter() if self._queued else None
+
+    def mark_truncate_sent(self) -> None:
+        if self._speech_at_for_wire is not None and self.recording:
+            self.truncate_ms.append((time.perf_counter() - self._speech_at_for_wire) * 1000)
+        self._speech_at_for_wire = None
 
     def clear(self) -> None:
         if self._speech_at is not None and self.recording:

@@ -203,6 +203,7 @@ _COLUMNS: list[tuple[str, int, int, Callable[[dict[str, Any]], float | None]]] =
     ("cuts", 5, 0, lambda row: row["playout_clears_total"]),
     ("cut p50", 8, 2, lambda row: row.get("barge_in_ms", {}).get("p50")),
     ("cut p99", 8, 2, lambda row: row.get("barge_in_ms", {}).get("p99")),
+    ("trunc p99", 10, 2, lambda row: row.get("truncate_ms", {}).get("p99")),
     ("GC max ms", 10, 1, lambda row: row["gc_pauses"]["max_ms"]),
     ("GC objs k", 10, 0, lambda row: row["gc_pauses"].get("tracked_objects", 0) / 1000),
     ("audio s/min", 12, 1, lambda row: row["agent_audio_s_per_session_minute"]),
@@ -231,7 +232,8 @@ def format_sessions(r: dict[str, Any]) -> str:
         "  CPU-s/sess-min: the child process's CPU (process_time, all threads) per session-minute; net: minus the "
         "same N rooms alone;\n  machine p99: a bare 10 ms clock in a third process over the same window (what the "
         "machine imposed); gaps: playout ran dry mid-speech;\n  cuts: barge-ins silenced; cut p50/p99: ms from the "
-        "framework's speech-started event to playout cleared; server CPU: the loopback "
+        "framework's speech-started event to playout cleared;\n  trunc p99: from the same event to the truncate "
+        "handed to the socket (Turnstile, OpenAI); server CPU: the loopback "
         "server's CPU-s per session-minute;\n  GC max: the longest collector pause in the window; GC objs: objects the "
         "collector tracks (a full collection walks them all)"
     )

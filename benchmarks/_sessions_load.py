@@ -172,6 +172,7 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         "playout_clears_total": sum(o.window_clears for o in outputs),
         "playout_gaps_total": sum(o.gaps for o in outputs),
         "barge_in_ms": _spread([x for o in outputs for x in o.barge_in_ms]),
+        "truncate_ms": _spread([x for o in outputs for x in getattr(o, "truncate_ms", ())]),
         "gc_pauses": gc_pauses.summary(),
     }
     clock.mic_on = False

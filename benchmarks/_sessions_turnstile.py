@@ -10,6 +10,8 @@ own barge-in handling (clear playout, cancel, truncate at the heard position).
 
 from __future__ import annotations
 
+from typing import Any
+
 from turnstile.adapters.openai import OpenAIRealtime, ServerVad
 from turnstile.machine import RealtimeAgent
 
@@ -27,7 +29,17 @@ async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     await agent.start(room)
     assert room.link_ is not None
     # user_started_speaking fires as the provider's event is handled, before the chart acts.
-    agent.on("user_started_speaking", room.link_.output.mark_speech_started)
+    output = room.link_.output
+    agent.on("user_started_speaking", output.mark_speech_started)
+    session = provider.sessions[-1]
+    send = session._send
+
+    def timed_send(event: Any) -> None:
+        send(event)
+        if getattr(event, "type", None) == "conversation.item.truncate":
+            output.mark_truncate_sent()
+
+    session._send = timed_send  # type: ignore[method-assign]
     await agent.wait_for_state("listening", timeout=30)
     return agent
 
