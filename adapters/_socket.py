@@ -29,12 +29,19 @@ class FatalClose(Exception):
 
 
 class ReconnectingSocket:
-    url: str
-    max_retries: int
-    backoff_base_s: float
-    backoff_max_s: float
-
-    def __init__(self, on_event: Callable[[ProviderEvent], None]) -> None:
+    def __init__(
+        self,
+        on_event: Callable[[ProviderEvent], None],
+        *,
+        url: str,
+        max_retries: int,
+        backoff_base_s: float,
+        backoff_max_s: float,
+    ) -> None:
+        self.url = url
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
         self._on_event = on_event
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None

@@ -24,14 +24,13 @@ given a key and another one came.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from .._loopback import Handler, LoopbackServer
 from ..scenario import Scenario, load_scenario
 from ._client import ClientMessage, Setup
 from ._loopback_codec import BAD_KEY, CLOSE_INVALID, CLOSE_POLICY, NO_KEY, CloseError
@@ -78,7 +77,7 @@ class ConnectionRecord:
         return [bytes(r.audio) for r in self.replies]
 
 
-class GeminiLiveServer:
+class GeminiLiveServer(LoopbackServer):
     """An aiohttp websocket server on ``host:port`` (0: any free port) replaying ``scenario``.
 
     ``pace``: how fast replies are generated relative to real time (1.0 real
@@ -147,41 +146,14 @@ class GeminiLiveServer:
     def _ws(self) -> str:
         return "wss" if self.ssl_context else "ws"
 
-    @property
-    def _authority(self) -> str:
-        if self._runner is None:
-            raise RuntimeError("the server is not started")
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        app = web.Application()
-        for path in PATHS:
-            app.router.add_get(path, self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        # Bound here, not by TCPSite, so port 0 resolves to a port we can read back.
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, ssl_context=self.ssl_context).start()
+    def routes(self) -> dict[str, Handler]:
+        return {path: self._handle for path in PATHS}
 
-    async def close(self) -> None:
+    async def close_connections(self) -> None:
         for conn in list(self._live):
             await conn.close(1001, "server shutting down")
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def go_away(self, time_left: float = 1.0) -> None:
         """Tell every open connection it will close in ``time_left`` seconds (``goAway``), then close them."""

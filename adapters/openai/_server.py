@@ -20,13 +20,11 @@ HTTP 401 before the upgrade, as the real endpoint does.
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
+from .._loopback import Handler, LoopbackServer
 from ..scenario import Scenario, load_scenario
 from ._protocol import Dialect
 from ._server_codec import ClientEvent
@@ -49,7 +47,7 @@ class ConnectionRecord:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class OpenAIRealtimeServer:
+class OpenAIRealtimeServer(LoopbackServer):
     """An aiohttp websocket server on ``host:port`` (0: any free port) replaying ``scenario``.
 
     ``pace`` is how fast replies stream relative to real time: 1.0 plays 1 s of
@@ -114,42 +112,14 @@ class OpenAIRealtimeServer:
         """``AsyncAzureOpenAI(websocket_base_url=...)``, for the same reason."""
         return f"ws://{self._authority}/openai"
 
-    @property
-    def _authority(self) -> str:
-        if self._runner is None:
-            raise RuntimeError("the server is not started")
-        return f"{self.host}:{self.port}"
-
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/v1/realtime", self._handle)
-        app.router.add_get("/openai/realtime", self._handle)
-        app.router.add_get("/openai/v1/realtime", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        # Bound here, not by TCPSite, so port 0 resolves to a port we can read back.
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+    def routes(self) -> dict[str, Handler]:
+        return {path: self._handle for path in ("/v1/realtime", "/openai/realtime", "/openai/v1/realtime")}
 
-    async def close(self) -> None:
+    async def close_connections(self) -> None:
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"server shutting down")
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     # ------------------------------------------------------------ handshake
 

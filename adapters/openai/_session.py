@@ -55,12 +55,14 @@ class OpenAIRealtimeSession(ReconnectingSocket):
         tools: Sequence[ToolSchema],
         on_event: Callable[[ProviderEvent], None],
     ) -> None:
-        super().__init__(on_event)
+        super().__init__(
+            on_event,
+            url=provider.url,
+            max_retries=provider.max_retries,
+            backoff_base_s=provider.backoff_base_s,
+            backoff_max_s=provider.backoff_max_s,
+        )
         self._p = provider
-        self.url = provider.url
-        self.max_retries = provider.max_retries
-        self.backoff_base_s = provider.backoff_base_s
-        self.backoff_max_s = provider.backoff_max_s
         self.chat_ctx = chat_ctx  # the agent's own, live: replayed as it is at reconnect
         self.tools = list(tools)
         self._mapper = EventMapper()
