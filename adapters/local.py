@@ -60,7 +60,10 @@ class LocalSpeaker:
 
     async def write(self, pcm: bytes) -> None:
         n = len(pcm) // 2
-        self._pending.append(pcm)
+        # The stream hands the listener 10 ms frames whatever size was captured: the
+        # listener matches those, so the pending list holds the write's 10 ms slices.
+        step = self._rate // 100 * 2
+        self._pending.extend(pcm[i : i + step] for i in range(0, len(pcm), step))
         self._queued += n
         self.written_samples += n
         self._drained.clear()

@@ -19,7 +19,11 @@ __all__ = ["PlayoutHandle", "Player"]
 logger = logging.getLogger("turnstile.playout")
 
 FRAME_MS = 10
-"""Frames written to the output are this long, so a barge-in stops within one of them."""
+"""Writes are whole multiples of this: outputs re-frame odd sizes, misaligning what follows."""
+WRITE_MS = 100
+"""The most written in one call. Each write is a wake-up and, on a LiveKit AudioSource, a
+round trip to native code, so audio that arrived together goes out together; a barge-in
+still stops at once, because ``clear`` drops whatever the output holds, however written."""
 
 
 class PlayoutHandle:
@@ -81,6 +85,7 @@ class Player:
         self._on_finished = on_finished
         self._on_progress = on_progress
         self._frame_bytes = output.sample_rate * FRAME_MS // 1000 * 2
+        self._write_bytes = self._frame_bytes * (WRITE_MS // FRAME_MS)
         self._queue: deque[PlayoutHandle] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -158,21 +163,23 @@ class Player:
             task.cancel()
 
     async def _run(self) -> None:
-        output, frame_bytes = self._output, self._frame_bytes
+        output, frame_bytes, write_bytes = self._output, self._frame_bytes, self._write_bytes
         while self._queue:
             handle = self._queue[0]
             self._on_started(handle)
             pending = bytearray()
             while True:
                 if handle._chunks:
-                    pending += handle._chunks.popleft()
+                    while handle._chunks and len(pending) < write_bytes:
+                        pending += handle._chunks.popleft()
                     while len(pending) >= frame_bytes:
-                        frame = bytes(pending[:frame_bytes])
-                        del pending[:frame_bytes]
-                        # Counted before the await: a frame waiting for room in the output's
+                        n = min(len(pending), write_bytes) // frame_bytes * frame_bytes
+                        chunk = bytes(pending[:n])
+                        del pending[:n]
+                        # Counted before the await: audio waiting for room in the output's
                         # queue is already counted there as queued, so heard = pushed - queued.
-                        handle.pushed_samples += frame_bytes // 2
-                        await output.write(frame)
+                        handle.pushed_samples += n // 2
+                        await output.write(chunk)
                         if self._on_progress is not None:
                             self._on_progress(handle)
                 elif handle.input_done:

@@ -107,7 +107,9 @@ class AudioOutput(Protocol):
     def sample_rate(self) -> int: ...
 
     async def write(self, pcm: bytes) -> None:
-        """Queue one frame of PCM16 mono; waits while the output's small queue is full."""
+        """Queue PCM16 mono (whole 10 ms frames, up to 100 ms); waits while the output's
+        small queue has no room for it. Count it as queued before waiting, as
+        ``rtc.AudioSource`` does: the heard position is written minus queued."""
 
     def clear(self) -> None:
         """Drop everything queued: playout stops within the frame now playing."""
