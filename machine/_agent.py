@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from ._audio_in import AudioForwarder
-from ._chart import AgentChart
+from ._chart import AgentChart, events_by_leaf
 from ._chat import ChatContext
 from ._emitter import EventEmitter
 from ._options import AgentOptions
@@ -80,6 +80,11 @@ class RealtimeAgent:
             listeners=[self.trace.listener(), _Observer(self), *user_listeners],
         )
         self._state = self._leaf()
+        # Events the chart would drop in the current leaf are dropped here, before the
+        # engine's macrostep (most of an event's cost): a response.done while speaking, a
+        # response.created already thinking. Only where the chart drops them silently.
+        self._takes = events_by_leaf(self.chart) if self.chart.allow_event_without_transition else None
+        self._dispatching = False
         self._session: RealtimeSession | None = None
         self._link: RoomLink | None = None
         self._forwarder: AudioForwarder | None = None
@@ -198,7 +203,15 @@ class RealtimeAgent:
     def _send(self, event: str, **data: Any) -> None:
         if self._state == "closed":
             return
-        self.chart.send(event, **data)
+        # Mid-macrostep (an action sending), the leaf is not settled yet: no filtering.
+        outer = self._dispatching
+        if not outer and self._takes is not None and event not in self._takes[self._state]:
+            return
+        self._dispatching = True
+        try:
+            self.chart.send(event, **data)
+        finally:
+            self._dispatching = outer
 
     def _leaf(self) -> str:
         for state in self.chart.configuration:

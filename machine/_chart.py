@@ -13,7 +13,7 @@ from typing import Any
 
 from statemachine import State, StateChart
 
-__all__ = ["AgentChart", "ChartActions", "LEAF_STATES"]
+__all__ = ["AgentChart", "ChartActions", "LEAF_STATES", "events_by_leaf"]
 
 logger = logging.getLogger("turnstile.chart")
 
@@ -78,6 +78,25 @@ class AgentChart(StateChart):  # type: ignore[misc]
 
 
 LEAF_STATES = ("initializing", "listening", "thinking", "speaking", "interrupted", "closed")
+
+
+def events_by_leaf(chart: StateChart) -> dict[str, frozenset[str]]:
+    """For each leaf state, the events some transition of it or of an ancestor takes.
+
+    Read off the declaration (a subclass's own transitions included). An event outside
+    its leaf's set has nothing to do there, whatever the guards say: the chart drops it.
+    """
+    out: dict[str, frozenset[str]] = {}
+    for state in chart.states_map.values():
+        if not state.is_atomic:
+            continue
+        names: set[str] = set()
+        node = state
+        while node is not None:
+            names.update(str(e) for t in node.transitions for e in t.events)
+            node = node.parent
+        out[str(state.id)] = frozenset(names)
+    return out
 
 
 class ChartActions:

@@ -1,0 +1,94 @@
+"""Events the current leaf has nothing to do with are dropped before the chart's engine;
+everything else, including what a subclass declares and what actions send, goes through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from statemachine import State, StateChart
+
+from turnstile.adapters.local import LocalRoom
+from turnstile.adapters.scripted import ScriptedRealtime
+from turnstile.machine import AgentChart, ChartActions, InputAudioCommitted, RealtimeAgent
+from turnstile.machine._chart import events_by_leaf
+
+
+class CountingSend:
+    """Wraps the chart's ``send``: how many events reached the engine."""
+
+    def __init__(self, agent: RealtimeAgent) -> None:
+        self.events: list[str] = []
+        self._send = agent.chart.send
+        agent.chart.send = self  # type: ignore[method-assign]
+
+    def __call__(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        self.events.append(event)
+        return self._send(event, *args, **kwargs)
+
+
+def test_each_leaf_takes_its_own_events_and_its_ancestors() -> None:
+    takes = events_by_leaf(AgentChart(ChartActions()))
+    assert "response_done" in takes["thinking"] and "response_done" not in takes["speaking"]
+    assert {"close", "session_lost"} <= takes["speaking"]  # declared once, on ``active``
+    assert takes["closed"] == frozenset()
+
+
+async def test_an_event_the_leaf_does_not_take_never_reaches_the_engine() -> None:
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = RealtimeAgent(provider)
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    sent = CountingSend(agent)
+    agent._send("response_done", response_id="r1")  # nothing to do while listening
+    agent._send("playout_done")
+    assert sent.events == [] and agent.state == "listening"
+    agent._send("reply_requested")  # taken: goes through
+    assert sent.events == ["reply_requested"] and agent.state == "thinking"
+    agent._send("response_done", response_id="r1")  # now it is taken
+    assert sent.events[-1] == "response_done"
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_a_subclass_declaring_its_own_events_gets_them() -> None:
+    class Holding(StateChart):  # type: ignore[misc]
+        allow_event_without_transition = True
+
+        class active(State.Compound):  # type: ignore[misc]
+            initializing = State(initial=True)
+            listening = State()
+            on_hold = State()
+            session_ready = initializing.to(listening, on="start_forwarding_audio")
+            hold = listening.to(on_hold)
+            resume = on_hold.to(listening)
+
+        closed = State(final=True)
+        close = active.to(closed, on="release")
+
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = RealtimeAgent(provider, chart=Holding)  # type: ignore[arg-type]
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    agent._send("resume")  # not taken while listening
+    agent._send("hold")
+    agent._send("resume")
+    agent.trace.assert_path("initializing", "listening", "on_hold", "listening")
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_events_sent_by_callbacks_mid_step_are_judged_by_the_chart() -> None:
+    """While a transition runs, the agent's leaf is not settled: no filtering then."""
+    provider, room = ScriptedRealtime(), LocalRoom()
+
+    class HangUpWhenThinking:
+        def on_enter_thinking(self) -> None:
+            agent.interrupt()  # "interrupt" is not taken in listening, the leaf just left
+
+    agent = RealtimeAgent(provider, listeners=[HangUpWhenThinking()])
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    provider.last_session.emit(InputAudioCommitted(item_id="u1"))
+    agent.trace.assert_path("initializing", "listening", "thinking", "listening")
+    await agent.aclose()
+    await room.aclose()
