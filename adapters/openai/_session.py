@@ -29,13 +29,13 @@ from ._protocol import (
     ClientEventModel,
     ConversationItemDelete,
     ConversationItemTruncate,
-    InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     ProtocolError,
     ResponseCancel,
     UnknownServerEvent,
     dump_client_event,
+    encode_audio,
     parse_server_event,
 )
 
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIRealtimeSession"]
 
 logger = logging.getLogger("turnstile.openai")
+
+_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
 
 
 class OpenAIRealtimeSession(ReconnectingSocket):
@@ -105,7 +107,9 @@ class OpenAIRealtimeSession(ReconnectingSocket):
 
     # The port -------------------------------------------------------------------------
     def push_audio(self, pcm: bytes) -> None:
-        self._send(InputAudioBufferAppend.from_pcm(pcm))
+        # Ten a second per call: the frame ``InputAudioBufferAppend.from_pcm(pcm)`` dumps
+        # to, written out directly (base64 needs no JSON escaping); a test holds them equal.
+        self.send_text(_APPEND_HEAD + encode_audio(pcm) + '"}')
 
     def commit_audio(self) -> None:
         self._send(InputAudioBufferCommit())

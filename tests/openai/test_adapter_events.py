@@ -155,3 +155,16 @@ def test_server_events_map_to_neutral_events() -> None:
     assert out[6].calls[0].arguments == '{"city":"Oslo"}'
     assert (out[7].usage.cached_tokens, out[7].usage.input_audio_tokens) == (2, 3)
     assert (out[8].code, out[8].message) == ("invalid_value", "bad")
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_the_audio_append_frame_is_the_models_wire_form(dialect: str) -> None:
+    """push_audio writes its frame by hand (the hot path): it must be the model's dump."""
+    from turnstile.adapters.openai._protocol import InputAudioBufferAppend, dump_client_event
+
+    provider = OpenAIRealtime(api_key="sk-test-not-a-real-key", dialect=dialect)  # type: ignore[arg-type]
+    s = provider.session(chat_ctx=ChatContext(), tools=[], on_event=lambda ev: None)
+    s._ws = object()  # type: ignore[assignment]
+    pcm = bytes(range(256)) * 19  # every byte value: every base64 character
+    s.push_audio(pcm)
+    assert list(s._outbox) == [dump_client_event(InputAudioBufferAppend.from_pcm(pcm))]
