@@ -150,11 +150,17 @@ class LocalLink:
     def output(self) -> LocalSpeaker:
         return self.speaker
 
-    async def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
-        # The hint is ignored on purpose: frames come at the caller's own rate, so the
-        # agent's own resampling is what LocalRoom exercises.
+    async def audio_frames(
+        self, sample_rate: int | None = None, frame_ms: int | None = None
+    ) -> AsyncIterator[rtc.AudioFrame]:
+        # The rate hint is ignored on purpose: frames come at the caller's own rate, so
+        # the agent's own resampling is what LocalRoom exercises. Frames are as long as
+        # asked, as a LiveKit room delivers them.
         stream = rtc.AudioStream.from_track(
-            track=self._caller.track, sample_rate=self._caller.sample_rate, num_channels=1
+            track=self._caller.track,
+            sample_rate=self._caller.sample_rate,
+            num_channels=1,
+            frame_size_ms=frame_ms,
         )
         self._streams.append(stream)
         try:

@@ -266,7 +266,7 @@ class RealtimeAgent:
 
     async def _forward_microphone(self, link: RoomLink, fwd: AudioForwarder) -> None:
         rt = self._runtime
-        async for frame in link.audio_frames(fwd.sample_rate):
+        async for frame in link.audio_frames(fwd.sample_rate, fwd.chunk_ms):
             if fwd.feed(frame) and self._state == "speaking" and rt.user_speaking_since:
                 # The user is still talking over the agent: ask the guards again with the
                 # speech's length, so a guard like "ignore barge-ins under 300 ms" works.

@@ -31,6 +31,7 @@ class AudioForwarder:
     ) -> None:
         self._push = push
         self.sample_rate = sample_rate
+        self.chunk_ms = chunk_ms
         self.chunk_bytes = sample_rate * chunk_ms // 1000 * 2
         self._pending = bytearray()
         self._held: deque[bytes] = deque(maxlen=max(1, buffer_ms // chunk_ms))

@@ -158,10 +158,13 @@ class RoomLink(Protocol):
     @property
     def output(self) -> AudioOutput: ...
 
-    def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
-        """The linked participant's microphone. ``sample_rate`` is a hint (the provider's
-        input rate): a room that resamples natively delivers at it; the agent resamples
-        whatever else arrives."""
+    def audio_frames(
+        self, sample_rate: int | None = None, frame_ms: int | None = None
+    ) -> AsyncIterator[rtc.AudioFrame]:
+        """The linked participant's microphone. Both arguments are hints: ``sample_rate``
+        is the provider's input rate, ``frame_ms`` the length the agent sends audio in. A
+        room that resamples and frames natively delivers at them (one frame per chunk
+        the agent sends, not ten); the agent resamples and re-chunks whatever arrives."""
 
     async def set_attributes(self, attributes: dict[str, str]) -> None: ...
 

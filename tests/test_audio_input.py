@@ -3,6 +3,8 @@ while the session is not ready. The caller speaks through a real livekit.rtc tra
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from livekit import rtc
 
@@ -69,3 +71,37 @@ def test_forwarder_chunks_exactly_and_downmixes_stereo() -> None:
         fwd.feed(frame)
     assert [len(c) for c in sent] == [4800, 4800]  # two whole 100 ms chunks, 50 ms pending
     assert set(np.frombuffer(sent[0], np.int16)) == {2000}
+
+
+
+class HintedRoom(LocalRoom):
+    """LocalRoom, recording the hints the agent gives for its microphone frames."""
+
+    hints: list[tuple[int | None, int | None]]
+
+    async def link(self, participant: str | None, *, output_sample_rate: int) -> Any:
+        link = await super().link(participant, output_sample_rate=output_sample_rate)
+        frames, self.hints = link.audio_frames, []
+
+        def audio_frames(sample_rate: int | None = None, frame_ms: int | None = None) -> Any:
+            self.hints.append((sample_rate, frame_ms))
+            return frames(sample_rate, frame_ms)
+
+        link.audio_frames = audio_frames  # type: ignore[method-assign]
+        return link
+
+
+async def test_the_agent_asks_the_room_for_frames_as_long_as_its_chunks() -> None:
+    # A LiveKit room frames natively: one frame per chunk sent costs one FFI delivery, not ten.
+    provider = ScriptedRealtime(Capabilities(input_sample_rate=16000, supports_truncate=False))
+    room = HintedRoom(caller_sample_rate=48000)
+    agent = RealtimeAgent(provider, options=AgentOptions(input_chunk_ms=50))
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    s = provider.last_session
+    await room.caller.say(pcm_tone(300, sample_rate=48000, freq=440))
+    await s.wait_audio(5)
+    assert room.hints == [(16000, 50)]
+    assert {len(c) for c in s.audio_chunks} == {16000 // 20 * 2}  # 50 ms at 16 kHz
+    await agent.aclose()
+    await room.aclose()

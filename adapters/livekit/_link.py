@@ -275,9 +275,13 @@ class LiveKitLink:
     def output(self) -> LiveKitSpeaker:
         return self.speaker
 
-    async def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
+    async def audio_frames(
+        self, sample_rate: int | None = None, frame_ms: int | None = None
+    ) -> AsyncIterator[rtc.AudioFrame]:
         """The linked participant's microphone, mono, at ``sample_rate`` (a hint: the
-        provider's input rate, resampled natively) or the room's 48 kHz.
+        provider's input rate, resampled natively) or the room's 48 kHz, in frames of
+        ``frame_ms`` (framed natively: each frame delivered to Python costs a round trip
+        through the FFI, so the agent asks for one per chunk it sends) or 10 ms.
 
         One iterator for the whole link: it waits while there is no microphone and
         switches streams when the track changes; it ends when the link or room closes.
@@ -289,7 +293,7 @@ class LiveKitLink:
             if track is None:
                 await follower.wait_changed(generation)
                 continue
-            stream = rtc.AudioStream(track, sample_rate=rate, num_channels=1)
+            stream = rtc.AudioStream(track, sample_rate=rate, num_channels=1, frame_size_ms=frame_ms)
             self._streams.add(stream)
             try:
                 async for event in stream:

@@ -152,6 +152,19 @@ async def test_frames_come_at_the_rate_hint(room: FakeRoom, hint: int | None, ra
     await lk.aclose()
 
 
+@pytest.mark.parametrize(("hint", "ms"), [(None, 10), (50, 50), (100, 100)])
+async def test_frames_are_as_long_as_the_frame_hint(room: FakeRoom, hint: int | None, ms: int) -> None:
+    # The agent asks for frames as long as the chunks it sends: one trip through the FFI
+    # per chunk, not ten.
+    mic = room.join("alice").publish_microphone()
+    lk = await link(room)
+    frames = lk.audio_frames(24000, hint)
+    async with speaking(mic, ALICE):
+        frame = await frame_at(frames, ALICE)
+    assert frame.samples_per_channel == 24000 * ms // 1000
+    await lk.aclose()
+
+
 async def test_frames_end_when_the_room_disconnects(room: FakeRoom) -> None:
     mic = room.join("alice").publish_microphone()
     lk = await link(room)
