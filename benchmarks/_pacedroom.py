@@ -42,6 +42,7 @@ class PacedOutput:
         self._chunks: deque[memoryview] = deque()
         self._queued = 0
         self._space = asyncio.Event()
+        self._waiting = 0  # samples of the write waiting for room
         self._drained = asyncio.Event()
         self._drained.set()
         self.recording = False
@@ -69,7 +70,8 @@ class PacedOutput:
 
     @property
     def queued_samples(self) -> int:
-        return self._queued
+        # A write waiting for room counts as queued, as in AudioSource.queued_duration.
+        return self._queued + self._waiting
 
     async def write(self, pcm: bytes | memoryview) -> None:
         n = len(pcm) // 2
@@ -78,10 +80,14 @@ class PacedOutput:
         # write was waiting when the output was cleared belongs to the cut speech: dropped.
         clears = self.clears
         while self._queued and self._queued + n > self._limit:
+            # Woken once there is room for all of it, as the native source answers a
+            # capture once the whole frame is queued: not on every tick in between.
+            self._waiting = n
             self._space.clear()
             await self._space.wait()
             if self.clears != clears:
                 return
+        self._waiting = 0
         if not self._queued and self.recording:
             self.bursts += 1
             # Playout resuming soon after it ran dry is a gap inside speech, not a new reply:
@@ -108,6 +114,7 @@ class PacedOutput:
         self._speech_at = None
         self._chunks.clear()
         self._queued = 0
+        self._waiting = 0
         self.clears += 1
         if self.recording:
             self.window_clears += 1
@@ -136,7 +143,7 @@ class PacedOutput:
         if self.recording:
             self.played_samples += played
             self.lateness_ms.append(lateness_ms)
-        if self._queued + self._frame <= self._limit:
+        if not self._queued or self._queued + max(self._waiting, self._frame) <= self._limit:
             self._space.set()
         if not self._queued:
             self._drained.set()
@@ -152,6 +159,8 @@ class PacedLink:
         self.attributes: dict[str, str] = {}
         self.transcriptions = 0
         self.closed = False
+        self.frame_ms = FRAME_MS
+        """The microphone's frame length, as the framework asked (``frame_size_ms``)."""
 
     @property
     def participant(self) -> str:
@@ -164,7 +173,12 @@ class PacedLink:
     def hear(self, frame: rtc.AudioFrame) -> None:
         self._mic.put_nowait(frame)
 
-    async def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
+    async def audio_frames(
+        self, sample_rate: int | None = None, frame_ms: int | None = None
+    ) -> AsyncIterator[rtc.AudioFrame]:
+        # Frames as long as asked, whole ticks, as rtc.AudioStream(frame_size_ms=...) frames
+        # natively: a framework reading 50 ms frames gets one every fifth tick.
+        self.frame_ms = max(1, round((frame_ms or FRAME_MS) / FRAME_MS)) * FRAME_MS
         while (frame := await self._mic.get()) is not None:
             yield frame
 
@@ -188,6 +202,9 @@ class PacedRoom:
         self._timeline = timeline
         self._pos = offset_samples * 2 % len(timeline)  # bytes
         self._queue_ms = queue_ms
+        # Each caller's frames start at its own phase, as independent streams do: N
+        # sessions' 100 ms frames do not all land on the same tick.
+        self._ticks = offset_samples // (clock.rate * FRAME_MS // 1000)
         self.link_: PacedLink | None = None
 
     async def link(self, participant: str | None, *, output_sample_rate: int) -> PacedLink:
@@ -200,7 +217,13 @@ class PacedRoom:
         if link is None or link.closed:
             return
         if mic_on:
-            step = self._clock.rate * FRAME_MS // 1000 * 2
+            self._ticks += 1
+            ticks = link.frame_ms // FRAME_MS
+            if self._ticks % ticks:
+                link.output.tick(lateness_ms)
+                return
+            # The frame holds the audio of the ticks since the last one: delivered complete.
+            step = self._clock.rate * FRAME_MS // 1000 * 2 * ticks
             end = self._pos + step
             data = self._timeline[self._pos : end]
             if len(data) < step:  # the timeline loops

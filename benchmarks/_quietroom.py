@@ -60,7 +60,9 @@ class _QuietLink:
     def output(self) -> _QuietOutput:
         return self._output
 
-    async def audio_frames(self, sample_rate: int | None = None) -> AsyncIterator[rtc.AudioFrame]:
+    async def audio_frames(
+        self, sample_rate: int | None = None, frame_ms: int | None = None
+    ) -> AsyncIterator[rtc.AudioFrame]:
         # A microphone that never speaks: the agent's forwarding task waits here, as it
         # would on a real track between frames, until the link closes.
         await self._closed.wait()

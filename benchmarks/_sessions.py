@@ -50,7 +50,15 @@ TURNS_PER_CYCLE = 3  # the last turn of each cycle is barged in on
 BARGE_IN_AFTER_S = 0.8
 PACE = 4.0  # the server streams replies 4x faster than real time, as the real API runs ahead
 LIMIT_MS = 20.0
-FRAMEWORKS = {"turnstile": "benchmarks._sessions_turnstile", "livekit-agents": "benchmarks._sessions_peer"}
+FRAMEWORKS = {
+    "turnstile": "benchmarks._sessions_turnstile",
+    # What a livekit-agents user runs: AgentSession + Agent(llm=RealtimeModel), I/O as RoomIO wires it.
+    "livekit-agents": "benchmarks._sessions_peer_agent",
+    # The plugin's RealtimeSession driven by hand, without AgentSession: a lower bound.
+    "livekit-agents-session": "benchmarks._sessions_peer",
+}
+PEERS = ("livekit-agents", "livekit-agents-session")
+"""The halves run with the peer venv's python (livekit-agents pins an older livekit)."""
 GEMINI = {"turnstile-gemini": "benchmarks._sessions_gemini"}
 """The same load through Turnstile's Gemini adapter (``--gemini``); it has no peer here."""
 BASELINE = "benchmarks._sessions_load"  # the rooms alone: what both frameworks' figures include
@@ -99,7 +107,9 @@ def peer_python() -> tuple[str | None, str]:
     )
 
 
-def _run_one(python: str, module: str, n: int, seconds: float, timeline: Path, scenario: Path) -> dict[str, Any]:
+def _run_one(
+    python: str, module: str, n: int, seconds: float, timeline: Path, scenario: Path, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     from turnstile.adapters.gemini._config import GEMINI_PATH
 
     port = _free_port()
@@ -116,7 +126,7 @@ def _run_one(python: str, module: str, n: int, seconds: float, timeline: Path, s
         child = subprocess.run(
             [python, "-m", module, "--url", f"ws://127.0.0.1:{port}{path}", "--n", str(n),
              "--seconds", str(seconds), "--warmup", "2", "--timeline", str(timeline),
-             "--server-pid", str(server.pid)],
+             "--server-pid", str(server.pid), *extra],
             capture_output=True, text=True, check=False, cwd=ROOT, timeout=seconds + 60 + n,
         )  # fmt: skip
     finally:
@@ -148,7 +158,7 @@ def run_sessions(ns: list[int], cycles: int = 1, progress: Any = None, gemini: b
     seconds = round(cycles * cycle_s, 3)
     peer, peer_note = peer_python()
     frameworks = {**FRAMEWORKS, **(GEMINI if gemini else {})}
-    pythons = {"turnstile": sys.executable, "livekit-agents": peer, "turnstile-gemini": sys.executable}
+    pythons = {name: peer if name in PEERS else sys.executable for name in frameworks}
     out: dict[str, Any] = {
         "cycle_s": round(cycle_s, 3), "window_s": seconds, "pace": PACE, "cores": os.cpu_count(),
         "peer_python": peer_note, "runs": {name: [] for name in frameworks}, "baseline": [],
@@ -168,13 +178,21 @@ def run_sessions(ns: list[int], cycles: int = 1, progress: Any = None, gemini: b
                     progress(f"sessions: {name}, N={n}, {seconds:.0f} s window")
                 out["runs"][name].append(_run_one(python, module, n, seconds, timeline, scenario))
                 time.sleep(0.5)  # let the previous server's port and CPU settle
-            if progress is not None:
-                progress(f"sessions: room only (baseline), N={n}")
-            base = _run_one(sys.executable, BASELINE, n, BASELINE_S, timeline, scenario)
-            out["baseline"].append(base)
-            for rows in out["runs"].values():
-                if rows and rows[-1]["n"] == n:
-                    _net(rows[-1], base)
+            # The room's cost depends on the microphone frame length each framework reads
+            # (as rtc.AudioStream's frame_size_ms): one baseline per length, each framework
+            # netted against the rooms at its own.
+            latest = [rows[-1] for rows in out["runs"].values() if rows and rows[-1]["n"] == n]
+            for frame_ms in sorted({row.get("mic_frame_ms") or 10 for row in latest if "error" not in row}):
+                if progress is not None:
+                    progress(f"sessions: room only (baseline), N={n}, {frame_ms} ms microphone frames")
+                base = _run_one(
+                    sys.executable, BASELINE, n, BASELINE_S, timeline, scenario, ("--frame-ms", str(frame_ms))
+                )
+                base["mic_frame_ms"] = frame_ms
+                out["baseline"].append(base)
+                for row in latest:
+                    if (row.get("mic_frame_ms") or 10) == frame_ms:
+                        _net(row, base)
     out["summary"] = {name: _summary(rows) for name, rows in out["runs"].items() if rows}
     return out
 
@@ -192,6 +210,7 @@ def _net(row: dict[str, Any], base: dict[str, Any]) -> None:
 
 # (header, width, digits, value of a result row): the table's columns, in order.
 _COLUMNS: list[tuple[str, int, int, Callable[[dict[str, Any]], float | None]]] = [
+    ("mic ms", 7, 0, lambda row: row.get("mic_frame_ms")),
     ("CPU-s/sess-min", 15, 3, lambda row: row["cpu_s_per_session_minute"]),
     ("net", 7, 3, lambda row: row.get("net_cpu_s_per_session_minute")),
     ("cores", 6, 2, lambda row: row["cores_used"]),
@@ -212,6 +231,7 @@ _COLUMNS: list[tuple[str, int, int, Callable[[dict[str, Any]], float | None]]] =
 
 
 def format_sessions(r: dict[str, Any]) -> str:
+    nw = max(15, *(len(name) + 1 for name in r["runs"]))  # the framework column fits the longest name
     lines = [
         "",
         (
@@ -219,24 +239,33 @@ def format_sessions(r: dict[str, Any]) -> str:
             f"({r['cores']} cores; window {r['window_s']:.1f} s = whole {r['cycle_s']:.1f} s caller cycles; "
             f"replies streamed at {r['pace']:g}x)"
         ),
-        f"{'framework':<15}{'N':>4}" + "".join(f"{h:>{w}}" for h, w, _, _ in _COLUMNS),
+        f"{'framework':<{nw}}{'N':>4}" + "".join(f"{h:>{w}}" for h, w, _, _ in _COLUMNS),
     ]
-    for name, rows in [*r["runs"].items(), ("room only", r["baseline"])]:
+    bases = {f"room only, {ms} ms": [b for b in r["baseline"] if b.get("mic_frame_ms") == ms]
+             for ms in sorted({b.get("mic_frame_ms") for b in r["baseline"] if b.get("mic_frame_ms")})}  # fmt: skip
+    for name, rows in [*r["runs"].items(), *bases.items()]:
         for row in rows:
             if "error" in row:
-                lines.append(f"{name:<15}{row['n']:>4}  failed: {row['error'].splitlines()[-1][:90]}")
+                lines.append(f"{name:<{nw}}{row['n']:>4}  failed: {row['error'].splitlines()[-1][:90]}")
             else:
                 cells = "".join(_num(value(row), w, d) for _, w, d, value in _COLUMNS)
-                lines.append(f"{name:<15}{row['n']:>4}{cells}")
+                lines.append(f"{name:<{nw}}{row['n']:>4}{cells}")
     lines.append(
-        "  CPU-s/sess-min: the child process's CPU (process_time, all threads) per session-minute; net: minus the "
-        "same N rooms alone;\n  machine p99: a bare 10 ms clock in a third process over the same window (what the "
+        "  mic ms: the microphone frame length the framework asks the room for (rtc.AudioStream's frame_size_ms: "
+        "Turnstile its 100 ms chunk,\n  livekit-agents RoomIO's default 50 ms);"
+        " CPU-s/sess-min: the child process's CPU (process_time, all threads) per session-minute;\n  net: minus the "
+        "same N rooms alone, reading frames of the same length;\n  machine p99: a bare 10 ms clock in a third process over the same window (what the "
         "machine imposed); gaps: playout ran dry mid-speech;\n  cuts: barge-ins silenced; cut p50/p99: ms from the "
         "framework's speech-started event to playout cleared;\n  trunc p99: from the same event to the truncate "
-        "handed to the socket (Turnstile, OpenAI); server CPU: the loopback "
+        "handed to the socket (OpenAI; livekit-agents: AgentSession's own); server CPU: the loopback "
         "server's CPU-s per session-minute;\n  GC max: the longest collector pause in the window; GC objs: objects the "
         "collector tracks (a full collection walks them all)"
     )
+    if "livekit-agents-session" in r["runs"]:
+        lines.append(
+            "  livekit-agents: AgentSession + Agent(llm=RealtimeModel), I/O wired as RoomIO would; "
+            "livekit-agents-session: the plugin's RealtimeSession only, driven by hand (a lower bound)"
+        )
     if "livekit-agents" not in r["summary"]:
         lines.append(f"  livekit-agents half skipped: {r['peer_python']}")
     for name, s in r["summary"].items():
@@ -255,15 +284,20 @@ def _num(x: float | None, width: int, digits: int) -> str:
 
 
 def _ratios(r: dict[str, Any]) -> list[str]:
+    lines = _ratios_against(r, "livekit-agents", "livekit-agents")
+    return lines + _ratios_against(r, "livekit-agents-session", "livekit-agents-session (lower bound)")
+
+
+def _ratios_against(r: dict[str, Any], peer_name: str, label_peer: str) -> list[str]:
     s = r["summary"]
-    if "turnstile" not in s or "livekit-agents" not in s:
+    if "turnstile" not in s or peer_name not in s:
         return []
     lines = []
     for key, label in (("sessions_per_core", "total"), ("sessions_per_core_net", "net")):
-        t, p = s["turnstile"][key], s["livekit-agents"][key]
+        t, p = s["turnstile"][key], s[peer_name][key]
         if t and p:
-            lines.append(f"  ratio, sessions per core ({label}), Turnstile / livekit-agents: {t / p:.2f}")
-    by_n = {row["n"]: row for row in r["runs"]["livekit-agents"] if "error" not in row}
+            lines.append(f"  ratio, sessions per core ({label}), Turnstile / {label_peer}: {t / p:.2f}")
+    by_n = {row["n"]: row for row in r["runs"][peer_name] if "error" not in row}
     for row in r["runs"]["turnstile"]:
         peer = by_n.get(row["n"])
         if peer is None or "error" in row:
@@ -271,7 +305,7 @@ def _ratios(r: dict[str, Any]) -> list[str]:
         total = peer["cpu_s_per_session_minute"] / row["cpu_s_per_session_minute"]
         tn, pn = row.get("net_cpu_s_per_session_minute"), peer.get("net_cpu_s_per_session_minute")
         net = f", net {pn / tn:.2f}" if tn and pn and tn > 0 else ""
-        lines.append(f"  N={row['n']}: CPU-s per session-minute, livekit-agents / Turnstile: total {total:.2f}{net}")
+        lines.append(f"  N={row['n']}: CPU-s per session-minute, {label_peer} / Turnstile: total {total:.2f}{net}")
     return lines
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import logging
@@ -174,6 +175,8 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         "barge_in_ms": _spread([x for o in outputs for x in o.barge_in_ms]),
         "truncate_ms": _spread([x for o in outputs for x in getattr(o, "truncate_ms", ())]),
         "gc_pauses": gc_pauses.summary(),
+        # The microphone frame length the framework asked the room for (frame_size_ms).
+        "mic_frame_ms": max((r.link_.frame_ms for r in rooms if r.link_ is not None), default=None),
     }
     clock.mic_on = False
     for session in sessions:
@@ -187,12 +190,12 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
     return result
 
 
-async def baseline_start(room: PacedRoom, url: str) -> Closable:
-    """No session: the room alone, its microphone frames taken and dropped."""
+async def baseline_start(room: PacedRoom, url: str, frame_ms: int = 10) -> Closable:
+    """No session: the room alone, its microphone frames (``frame_ms`` long) taken and dropped."""
     link = await room.link(None, output_sample_rate=RATE)
 
     async def drop() -> None:
-        async for _ in link.audio_frames():
+        async for _ in link.audio_frames(RATE, frame_ms):
             pass
 
     task = asyncio.get_running_loop().create_task(drop())
@@ -215,11 +218,15 @@ def parse(queue_ms: int, argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--queue-ms", type=int, default=queue_ms, help=f"output queue (default {queue_ms}: the framework's own)"
     )
+    p.add_argument("--frame-ms", type=int, default=10, help="room only: the microphone frames read (10)")
     return p.parse_args(argv)
 
 
 def main(framework: str, start: Starter, queue_ms: int, argv: list[str] | None = None) -> None:
     args = parse(queue_ms, argv)
+    if start is baseline_start:
+        # The room's cost depends on the frame length read: measured at each framework's.
+        start = functools.partial(baseline_start, frame_ms=args.frame_ms)
     counter = _Counter()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().addHandler(counter)

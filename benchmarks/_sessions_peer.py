@@ -41,6 +41,8 @@ from ._sessions_load import main
 QUEUE_MS = 200
 """livekit-agents' room audio output: ``rtc.AudioSource(..., queue_size_ms=200)``."""
 RATE = 24000
+ROOM_IO_FRAME_MS = 50
+"""RoomIO reads the caller's microphone in frames this long (``AudioInputOptions.frame_size_ms``)."""
 
 
 class PeerSession:
@@ -90,7 +92,7 @@ class PeerSession:
         task.add_done_callback(self._tasks.discard)
 
     async def _forward_mic(self, link: PacedLink) -> None:
-        async for frame in link.audio_frames():
+        async for frame in link.audio_frames(RATE, ROOM_IO_FRAME_MS):
             self.session.push_audio(frame)
 
     def _on_generation(self, ev: llm.GenerationCreatedEvent) -> None:
@@ -105,10 +107,11 @@ class PeerSession:
             async for frame in msg.audio_stream:
                 if msg.message_id in self._cut:
                     continue  # interrupted: the rest is drained, never played
+                # Counted before the write, as RoomIO's output counts what it pushed: a
+                # frame waiting for room is already counted queued by the output.
+                self._written += frame.samples_per_channel
                 # Zero-copy, as AudioSource.capture_frame hands the frame to native code.
                 await output.write(frame.data.cast("B"))
-                if msg.message_id not in self._cut:
-                    self._written += frame.samples_per_channel
             if msg.message_id not in self._cut:
                 await output.wait_for_playout()
             if self._playing == msg.message_id:
