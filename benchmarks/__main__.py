@@ -31,7 +31,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--local-agents", type=int, default=5, help="LocalRoom agents for memory (5)")
     p.add_argument("--no-memory", action="store_true", help="skip idle CPU and memory")
     p.add_argument("--barge-ins", type=int, default=10, help="barge-ins through the OpenAI adapter (10; 0 skips)")
-    p.add_argument("--sessions", default="1,100", help="N concurrent sessions vs livekit-agents (1,100; 0 skips)")
+    # 20: an N that livekit-agents (AgentSession) still runs in real time on this machine.
+    p.add_argument(
+        "--sessions", default="1,20,100", help="N concurrent sessions vs livekit-agents (1,20,100; 0 skips)"
+    )
     args = p.parse_args(argv)
     if min(args.rounds, args.cycles, args.agents, args.local_agents) < 1 or args.warmup < 0:
         p.error("--rounds, --cycles and the agent counts must be >= 1, --warmup >= 0")

@@ -45,24 +45,29 @@ ROOM_IO_FRAME_MS = 50
 """RoomIO reads the caller's microphone in frames this long (``AudioInputOptions.frame_size_ms``)."""
 
 
+def model_options(url: str) -> dict[str, Any]:
+    """The RealtimeModel's options in both livekit-agents halves, for the loopback at ``url``."""
+    return {
+        # The loopback's http base URL is turned into ws://.../v1/realtime?model=... by the
+        # plugin (process_base_url).
+        "base_url": url.replace("ws://", "http://", 1).removesuffix("/realtime"),
+        "api_key": "loopback",
+        # The same turn detection as the Turnstile half (the plugin defaults to semantic_vad).
+        "turn_detection": ServerVad(
+            type="server_vad",
+            threshold=0.5,
+            prefix_padding_ms=300,
+            silence_duration_ms=500,
+            create_response=True,
+            interrupt_response=True,
+        ),
+    }
+
+
 class PeerSession:
     def __init__(self, url: str) -> None:
-        # One model per call, as an agent entrypoint builds it; the loopback's http base URL
-        # is turned into ws://.../v1/realtime?model=... by the plugin (process_base_url).
-        base = url.replace("ws://", "http://", 1).removesuffix("/realtime")
-        self.model = openai.realtime.RealtimeModel(
-            base_url=base,
-            api_key="loopback",
-            # The same turn detection as the Turnstile half (the plugin defaults to semantic_vad).
-            turn_detection=ServerVad(
-                type="server_vad",
-                threshold=0.5,
-                prefix_padding_ms=300,
-                silence_duration_ms=500,
-                create_response=True,
-                interrupt_response=True,
-            ),
-        )
+        # One model per call, as an agent entrypoint builds it.
+        self.model = openai.realtime.RealtimeModel(**model_options(url))
         self.session: Any = None  # openai.realtime.RealtimeSession, created in start()
         self.link: PacedLink | None = None
         self._tasks: set[asyncio.Task[None]] = set()

@@ -74,10 +74,10 @@ from livekit.agents.voice.events import (
 )
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 from livekit.plugins import openai
-from openai.types.realtime.realtime_audio_input_turn_detection import ServerVad
 
 from ._pacedroom import PacedLink, PacedOutput, PacedRoom
 from ._sessions_load import main
+from ._sessions_peer import model_options
 
 QUEUE_MS = 200
 """livekit-agents' room audio output: ``rtc.AudioSource(..., queue_size_ms=200)``."""
@@ -184,19 +184,7 @@ class PacedTextOutput(io.TextOutput):
 class PeerAgentSession:
     def __init__(self, url: str) -> None:
         # One model per call, as an agent entrypoint builds it (same options as _sessions_peer).
-        base = url.replace("ws://", "http://", 1).removesuffix("/realtime")
-        self.model = _Model(
-            base_url=base,
-            api_key="loopback",
-            turn_detection=ServerVad(
-                type="server_vad",
-                threshold=0.5,
-                prefix_padding_ms=300,
-                silence_duration_ms=500,
-                create_response=True,
-                interrupt_response=True,
-            ),
-        )
+        self.model = _Model(**model_options(url))
         self.session: AgentSession[Any] = AgentSession(aec_warmup_duration=None)
         self.sync: TranscriptSynchronizer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from statemachine import State, StateChart
-
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scripted import ScriptedRealtime
 from turnstile.machine import AgentChart, ChartActions, InputAudioCommitted, RealtimeAgent
 from turnstile.machine._chart import events_by_leaf
+
+from .test_extending import OnHold
 
 
 class CountingSend:
@@ -50,23 +50,9 @@ async def test_an_event_the_leaf_does_not_take_never_reaches_the_engine() -> Non
     await room.aclose()
 
 
-async def test_a_subclass_declaring_its_own_events_gets_them() -> None:
-    class Holding(StateChart):  # type: ignore[misc]
-        allow_event_without_transition = True
-
-        class active(State.Compound):  # type: ignore[misc]
-            initializing = State(initial=True)
-            listening = State()
-            on_hold = State()
-            session_ready = initializing.to(listening, on="start_forwarding_audio")
-            hold = listening.to(on_hold)
-            resume = on_hold.to(listening)
-
-        closed = State(final=True)
-        close = active.to(closed, on="release")
-
+async def test_a_chart_declaring_its_own_events_gets_them() -> None:
     provider, room = ScriptedRealtime(), LocalRoom()
-    agent = RealtimeAgent(provider, chart=Holding)  # type: ignore[arg-type]
+    agent = RealtimeAgent(provider, chart=OnHold)  # type: ignore[arg-type]
     await agent.start(room)
     await agent.wait_for_state("listening")
     agent._send("resume")  # not taken while listening

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from statemachine import State
+from statemachine import State, StateChart
 
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.pytest_plugin import Harness
@@ -112,27 +112,27 @@ def test_subclassing_the_chart_keeps_the_declaration() -> None:
     assert len(chart_transitions(Polite)) == len(chart_transitions(AgentChart))
 
 
+class OnHold(StateChart):  # type: ignore[misc]
+    """A chart of the user's own: initializing, listening and ``on_hold``, where the agent
+    stops listening."""
+
+    allow_event_without_transition = True
+
+    class active(State.Compound):  # type: ignore[misc]
+        initializing = State(initial=True)
+        listening = State()
+        on_hold = State()
+        session_ready = initializing.to(listening, on="start_forwarding_audio")
+        hold = listening.to(on_hold)
+        resume = on_hold.to(listening)
+
+    closed = State(final=True)
+    close = active.to(closed, on="release")
+
+
 async def test_a_subclass_with_an_extra_state_runs_in_the_agent() -> None:
-    from statemachine import StateChart
-
-    class Greeting(StateChart):  # type: ignore[misc]
-        """Like AgentChart, plus ``on_hold``: the agent stops listening while on hold."""
-
-        allow_event_without_transition = True
-
-        class active(State.Compound):  # type: ignore[misc]
-            initializing = State(initial=True)
-            listening = State()
-            on_hold = State()
-            session_ready = initializing.to(listening, on="start_forwarding_audio")
-            hold = listening.to(on_hold)
-            resume = on_hold.to(listening)
-
-        closed = State(final=True)
-        close = active.to(closed, on="release")
-
     provider, room = ScriptedRealtime(), LocalRoom()
-    agent = RealtimeAgent(provider, chart=Greeting)  # type: ignore[arg-type]
+    agent = RealtimeAgent(provider, chart=OnHold)  # type: ignore[arg-type]
     await agent.start(room)
     await agent.wait_for_state("listening")
     agent.chart.send("hold")
