@@ -12,13 +12,13 @@ from turnstile.machine import RealtimeAgent
 
 from ._pacedroom import PacedRoom
 from ._sessions_load import main
-from ._sessions_turnstile import QUEUE_MS
+from ._sessions_turnstile import QUEUE_MS, transcribed
 
 
 async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     provider = GeminiLive(api_key="loopback", url=url, silence_duration_ms=500)
     agent = RealtimeAgent(provider)
-    await agent.start(room)
+    await agent.start(transcribed(room))
     await agent.wait_for_state("listening", timeout=30)
     return agent
 

@@ -172,6 +172,8 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         "playout_starts_total": sum(o.bursts for o in outputs),
         "playout_clears_total": sum(o.window_clears for o in outputs),
         "playout_gaps_total": sum(o.gaps for o in outputs),
+        # Transcript updates the links published over the whole run (agent's words as heard, user's).
+        "transcriptions_total": sum(r.link_.transcriptions for r in rooms if r.link_ is not None),
         "barge_in_ms": _spread([x for o in outputs for x in o.barge_in_ms]),
         "truncate_ms": _spread([x for o in outputs for x in getattr(o, "truncate_ms", ())]),
         "gc_pauses": gc_pauses.summary(),

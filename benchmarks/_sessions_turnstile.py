@@ -5,13 +5,15 @@
 
 Each session is what a user of this project writes: a RealtimeAgent over the OpenAI
 adapter, server VAD answering every turn and interrupting on speech. The agent does its
-own barge-in handling (clear playout, cancel, truncate at the heard position).
+own barge-in handling (clear playout, cancel, truncate at the heard position). The room
+publishes the agent's words as they are heard, as a LiveKit room does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from turnstile.adapters.livekit import AgentTranscriptionForwarder
 from turnstile.adapters.openai import OpenAIRealtime, ServerVad
 from turnstile.machine import RealtimeAgent
 
@@ -23,10 +25,27 @@ QUEUE_MS = 200
 as in production, and the same as livekit-agents uses: a shorter queue runs dry on a stall."""
 
 
+def transcribed(room: PacedRoom) -> PacedRoom:
+    """The room's links publish the agent's words as they are heard, as LiveKitLink's do
+    (its AgentTranscriptionForwarder, driven by the agent's playout): the work livekit-agents'
+    TranscriptSynchronizer does in the other half."""
+    link_room = room.link
+
+    async def link(participant: str | None, *, output_sample_rate: int) -> Any:
+        link = await link_room(participant, output_sample_rate=output_sample_rate)
+        link.agent_transcription = AgentTranscriptionForwarder(  # type: ignore[attr-defined]
+            link.publish_transcription, participant="agent"
+        )
+        return link
+
+    room.link = link  # type: ignore[method-assign]
+    return room
+
+
 async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     provider = OpenAIRealtime(api_key="loopback", url=url, turn_detection=ServerVad(silence_duration_ms=500))
     agent = RealtimeAgent(provider)
-    await agent.start(room)
+    await agent.start(transcribed(room))
     assert room.link_ is not None
     # user_started_speaking fires as the provider's event is handled, before the chart acts.
     output = room.link_.output
