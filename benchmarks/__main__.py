@@ -90,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(format_report(env, config, overhead_ns, results, idle, memory, BASELINE))
     if args.barge_ins:
-        _progress(f"{args.barge_ins} barge-ins: OpenAI adapter, loopback server in its own process")
         from ._bargein import format_bargein, run_bargein
 
-        print(format_bargein(run_bargein(args.barge_ins)))
+        for provider in ("openai", "gemini"):
+            _progress(f"{args.barge_ins} barge-ins: {provider} adapter, loopback server in its own process")
+            print(format_bargein(run_bargein(args.barge_ins, provider=provider)))
     if ns := [int(n) for n in args.sessions.split(",") if int(n) > 0]:
         from ._sessions import format_sessions, run_sessions
 
