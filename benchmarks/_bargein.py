@@ -4,7 +4,7 @@ process: the real OpenAI adapter, the real runtime, LocalRoom's real audio.
 Per barge-in:
 - silence latency: from the ``input_audio_buffer.speech_started`` frame reaching the adapter
   to the speaker's queue being cleared (playout stops within the frame then playing);
-- wire latency: from the same frame to ``conversation.item.truncate`` handed to the socket;
+- wire latency: from the same frame to ``conversation.item.truncate`` written to the socket;
 - truncation error: ``audio_end_ms`` minus the agent audio the listener actually received
   of that item, once everything in flight has arrived.
 """
@@ -38,6 +38,8 @@ async def _one_session(provider_name: str, url: str, barge_ins: int) -> list[dic
     from turnstile.adapters.openai import OpenAIRealtime, ServerVad
     from turnstile.adapters.voice import voice
     from turnstile.machine import RealtimeAgent
+
+    from ._sessions_turnstile import on_the_wire
 
     provider: Any
     openai = provider_name == "openai"
@@ -81,10 +83,12 @@ async def _one_session(provider_name: str, url: str, barge_ins: int) -> list[dic
     def timed_send(event: Any) -> None:
         send(event)
         if getattr(event, "type", None) == "conversation.item.truncate":
-            marks["truncate"] = time.perf_counter()
             marks["audio_end_ms"] = event.audio_end_ms
 
     session._send = timed_send  # type: ignore[method-assign]
+    if openai:
+        prefix = b'{"type":"conversation.item.truncate"'
+        on_the_wire(session, prefix, lambda: marks.__setitem__("truncate", time.perf_counter()))
 
     results = []
     words = voice("Wait, stop there please.", pitch=140)
@@ -165,7 +169,7 @@ def format_bargein(r: dict[str, Any]) -> str:
     ]
     names = {
         "silence_ms": "barge-in frame -> playout cleared (ms)",
-        "wire_ms": "barge-in frame -> truncate sent (ms)",
+        "wire_ms": "barge-in frame -> truncate on the wire (ms)",
         "error_ms": "audio_end_ms - audio heard of the item (ms)",
     }
     for key, label in names.items():

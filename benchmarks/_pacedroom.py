@@ -60,7 +60,7 @@ class PacedOutput:
         self.barge_in_ms = array("d")
         """From the framework's speech-started event to this output being cleared."""
         self.truncate_ms = array("d")
-        """From the same event to the truncate handed to the provider's socket."""
+        """From the same event to the truncate sent (the framework's half says how it times it)."""
         """Playout that ran dry and resumed within GAP_S: an audible hole in the agent's speech."""
         self._last_played: float | None = None
 

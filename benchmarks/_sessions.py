@@ -263,7 +263,7 @@ def format_sessions(r: dict[str, Any]) -> str:
         "same N rooms alone, reading frames of the same length;\n  machine p99: a bare 10 ms clock in a third process over the same window (what the "
         "machine imposed); gaps: playout ran dry mid-speech;\n  cuts: barge-ins silenced; cut p50/p99: ms from the "
         "framework's speech-started event to playout cleared;\n  trunc p99: from the same event to the truncate "
-        "handed to the socket (OpenAI; livekit-agents: AgentSession's own); server CPU: the loopback "
+        "on the wire (Turnstile: written to the socket; livekit-agents: queued by its\n  session, which is earlier); server CPU: the loopback "
         "server's CPU-s per session-minute;\n  GC max: the longest collector pause in the window; GC objs: objects the "
         "collector tracks (a full collection walks them all)"
     )

@@ -11,6 +11,7 @@ publishes the agent's words as they are heard, as a LiveKit room does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from turnstile.adapters.livekit import AgentTranscriptionForwarder
@@ -50,17 +51,23 @@ async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     # user_started_speaking fires as the provider's event is handled, before the chart acts.
     output = room.link_.output
     agent.on("user_started_speaking", output.mark_speech_started)
-    session = provider.sessions[-1]
-    send = session._send
-
-    def timed_send(event: Any) -> None:
-        send(event)
-        if getattr(event, "type", None) == "conversation.item.truncate":
-            output.mark_truncate_sent()
-
-    session._send = timed_send  # type: ignore[method-assign]
     await agent.wait_for_state("listening", timeout=30)
+    on_the_wire(provider.sessions[-1], b'{"type":"conversation.item.truncate"', output.mark_truncate_sent)
     return agent
+
+
+def on_the_wire(session: Any, prefix: bytes, mark: Callable[[], None]) -> None:
+    """Call ``mark`` once a frame starting with ``prefix`` has been written to the socket
+    (the connection's websocket writer returned: the frame is with the kernel)."""
+    writer = session._ws._writer  # the live connection's aiohttp WebSocketWriter
+    send_frame = writer.send_frame
+
+    async def timed(message: bytes, opcode: int, compress: int | None = None) -> None:
+        await send_frame(message, opcode, compress)
+        if message.startswith(prefix):
+            mark()
+
+    writer.send_frame = timed
 
 
 if __name__ == "__main__":
