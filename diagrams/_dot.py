@@ -66,11 +66,13 @@ def _compartment_line(model: ChartModel, edge: ChartEdge) -> str:
 
 
 def _state_label(model: ChartModel, node: ChartNode) -> str:
-    """The state's name, plus its targetless transitions as an internal compartment."""
+    """The state's name, plus its entry/exit actions and targetless transitions as an
+    internal compartment (UML's ``entry / action``)."""
     targetless = [e for e in model.edges if e.source == node.id and e.target is None]
-    if not targetless and not node.compound:  # a cluster's name is always bold
-        return node.id
+    if not targetless and not node.compound and not node.entry and not node.exit:
+        return node.id  # a cluster's name is always bold
     lines = [f"<b>{html.escape(node.id)}</b>"]
+    lines += [f'<font point-size="9">{html.escape(line)}</font>' for line in node.action_lines]
     lines += [_compartment_line(model, e) for e in targetless]
     return "<" + "<br/>".join(lines) + ">"
 

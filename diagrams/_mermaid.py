@@ -42,8 +42,9 @@ def _notes(model: ChartModel, scope: str | None, depth: int) -> list[str]:
     out: list[str] = []
     for node in model.children(scope):
         targetless = [e for e in model.edges if e.source == node.id and e.target is None]
-        if targetless:
+        if targetless or node.entry or node.exit:
             out.append(f"{pad}note right of {node.id}")
+            out += [f"{pad}{_INDENT}{line}" for line in node.action_lines]
             out += [f"{pad}{_INDENT}{_label(model, e, ' (no target)')}" for e in targetless]
             out.append(f"{pad}end note")
     return out

@@ -65,6 +65,16 @@ class ChartNode:
     final: bool
     initial_leaf: str
     """The leaf the chart settles in when it enters this state."""
+    entry: tuple[str, ...] = ()
+    """Declared entry actions (``State(enter=...)``), drawn inside the state."""
+    exit: tuple[str, ...] = ()
+
+    @property
+    def action_lines(self) -> list[str]:
+        """UML's internal compartment: ``entry / action`` and ``exit / action``."""
+        return [f"entry / {', '.join(self.entry)}"] * bool(self.entry) + [
+            f"exit / {', '.join(self.exit)}"
+        ] * bool(self.exit)
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,11 @@ def _actions(transition: Any) -> tuple[str, ...]:
     return tuple(_name(s.func) for specs in groups for s in specs if not s.is_convention)
 
 
+def _declared(specs: Any) -> tuple[str, ...]:
+    # As for transitions: on_enter_<state> and the like are conventions, not declarations.
+    return tuple(_name(s.func) for s in specs if not s.is_convention)
+
+
 def _events(transition: Any) -> list[tuple[str | None, tuple[str, ...]]]:
     """(shown name, aliases) per event; ``error_x`` and ``error.x`` are one event."""
     ids = [str(e) for e in transition.events]
@@ -211,6 +226,8 @@ def _nodes(chart: Chart) -> list[ChartNode]:
             compound=bool(s.states),
             final=bool(s.final),
             initial_leaf=_initial_leaf(s),
+            entry=_declared(s.enter),
+            exit=_declared(s.exit),
         )
         for s in _walk(chart.states)
     ]

@@ -28,7 +28,7 @@ class AgentChart(StateChart):  # type: ignore[misc]
     class active(State.Compound):  # type: ignore[misc]
         initializing = State(initial=True)
         listening = State()
-        thinking = State()
+        thinking = State(enter="expect_response", exit="stop_expecting_response")
         speaking = State()
         interrupted = State()
 
@@ -60,6 +60,8 @@ class AgentChart(StateChart):  # type: ignore[misc]
             | speaking.to.itself(internal=True, on="run_tools")
         )
         response_done = thinking.to(listening, cond="nothing_pending")
+        # No response began in time (the request was lost or refused): never think forever.
+        response_timeout = thinking.to(listening, on="give_up_on_response")
         playout_done = speaking.to(
             thinking, cond="reply_pending", on="commit_agent_speech"
         ) | speaking.to(listening, on="commit_agent_speech")
@@ -139,6 +141,12 @@ class ChartActions:
     def run_tools(self, **event: Any) -> None: ...
 
     def commit_agent_speech(self) -> None: ...
+
+    def expect_response(self) -> None: ...
+
+    def stop_expecting_response(self) -> None: ...
+
+    def give_up_on_response(self) -> None: ...
 
     def recover_session(self) -> None: ...
 

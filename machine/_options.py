@@ -29,6 +29,10 @@ class AgentOptions(BaseModel):
     input_chunk_ms: int = Field(default=100, gt=0)
     input_buffer_ms: int = Field(default=2000, ge=0)
     """How much of the user's audio is held while the session is not ready."""
+    response_timeout_s: float | None = Field(default=15.0, gt=0)
+    """How long ``thinking`` waits for a response to begin (none is under way, no tool is
+    running) before giving up: a recoverable ``response_timeout`` error, then listening.
+    ``None`` waits for the next turn instead."""
 
 
 class AgentError(BaseModel):

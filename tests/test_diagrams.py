@@ -124,6 +124,19 @@ def test_internal_self_transitions_are_loops() -> None:
         assert len(loops) == 1, (event, state)
 
 
+def test_entry_and_exit_actions_are_drawn_inside_their_state() -> None:
+    (thinking,) = [n for n in chart_model().nodes if n.id == "thinking"]
+    assert (thinking.entry, thinking.exit) == (("expect_response",), ("stop_expecting_response",))
+    node = [line for line in chart_dot().source.splitlines() if re.match(r"\s*thinking \[", line)]
+    assert len(node) == 1 and "entry / expect_response" in node[0]
+    assert "exit / stop_expecting_response" in node[0]
+    mmd = chart_mermaid()
+    note = mmd[mmd.index("note right of thinking") :]
+    assert note.index("entry / expect_response") < note.index("end note")
+    # Declared actions only: python-statemachine's naming conventions are not drawn.
+    assert "on_enter" not in chart_dot().source and "on_enter" not in mmd
+
+
 def test_every_declared_transition_is_in_mermaid() -> None:
     mmd = chart_mermaid()
     assert mmd.startswith("stateDiagram-v2\n")

@@ -1,0 +1,160 @@
+"""Provider events into the runtime: handled synchronously on the adapter's reader task.
+
+Audio and transcript deltas go to the player, control events become chart events, and
+the chart decides. The handlers are a base of :class:`Runtime`, which owns the state
+they read; this module changes when the provider-neutral events do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._chat import ChatMessage
+from ._events import AudioDelta, ProviderEvent, ResponseDone
+from ._metrics import InFlightResponse, response_metrics
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+__all__ = ["ProviderEventHandlers"]
+
+logger = logging.getLogger("turnstile.agent")
+
+
+class ProviderEventHandlers:
+    """``on_provider_event`` and one ``_on_<kind>`` handler per provider event kind."""
+
+    def on_provider_event(self: Runtime, ev: ProviderEvent) -> None:
+        """The adapter's callback. Never raises: a bad event is logged and survived."""
+        if self.closed:
+            return
+        if type(ev) is AudioDelta:  # the hot path: tens of times a second
+            self._on_audio(ev)
+            return
+        handler = getattr(self, "_on_" + ev.kind, None)
+        try:
+            if handler is None:
+                logger.warning("no handler for provider event %s", ev.kind)
+            else:
+                handler(ev)
+        except Exception as exc:
+            logger.exception("failed to handle provider event %s", ev.kind)
+            self.error("internal", f"handling {ev.kind}: {exc}")
+
+    def _on_session_ready(self: Runtime, ev: Any) -> None:
+        self.send("session_ready")
+
+    def _on_session_lost(self: Runtime, ev: Any) -> None:
+        self.send("session_lost", reason=ev.reason)
+        if not ev.will_reconnect:
+            self.error("session_lost", f"session lost for good: {ev.reason}", recoverable=False)
+            self.send("close")
+
+    def _on_input_speech_started(self: Runtime, ev: Any) -> None:
+        self.user_speaking_since = time.monotonic()
+        self.emitter.emit("user_started_speaking")
+        self.send("user_speech_started", speech_ms=0)
+
+    def _on_input_speech_stopped(self: Runtime, ev: Any) -> None:
+        self.user_speaking_since = None
+        self.emitter.emit("user_stopped_speaking")
+        self.send("user_speech_stopped")
+
+    def _on_input_audio_committed(self: Runtime, ev: Any) -> None:
+        self.send("user_turn_committed", item_id=ev.item_id)
+
+    def _on_input_transcription_completed(self: Runtime, ev: Any) -> None:
+        self.chat_ctx.upsert(ChatMessage(role="user", text=ev.transcript, id=ev.item_id))
+        self.publish_user_transcript(ev.item_id, ev.transcript)
+        self.emitter.emit("user_speech_committed", ev.transcript)
+
+    def _on_response_created(self: Runtime, ev: Any) -> None:
+        response = self.responses[ev.response_id] = InFlightResponse(ev.response_id)
+        self.awaiting_response = False
+        self.response_deadline.disarm()
+        if self._cancel_next:
+            self._cancel_next = False
+            response.cancelled = True
+            self._dropped_responses.add(ev.response_id)
+            if self.caps.supports_truncate and self.session is not None:
+                self.session.cancel_response()
+            return
+        self.send("response_started", response_id=ev.response_id)
+
+    def _on_response_content_added(self: Runtime, ev: Any) -> None:
+        pass  # audio_started is decided on the first audio, text_response on content done
+
+    def _on_transcript_delta(self: Runtime, ev: Any) -> None:
+        key = (ev.item_id, ev.content_index)
+        handle = self.handles.get(key)
+        if handle is not None:
+            handle.add_text(ev.delta)
+            tr = self.transcription
+            if tr is not None and tr.item_id == ev.item_id and self.player is not None \
+                    and self.player.current is handle:
+                tr.push_text(ev.delta)
+        elif key not in self._refused:
+            self._early_text.setdefault(key, []).append(ev.delta)
+
+    def _on_audio(self: Runtime, ev: AudioDelta) -> None:
+        key = (ev.item_id, ev.content_index)
+        handle = self.handles.get(key)
+        if handle is None:
+            if key in self._refused or ev.response_id in self._dropped_responses:
+                return
+            self.send(
+                "audio_started",
+                response_id=ev.response_id,
+                item_id=ev.item_id,
+                content_index=ev.content_index,
+            )
+            handle = self.handles.get(key)
+            if handle is None:  # the chart did not take it (a barge-in came first)
+                self._refused.add(key)
+                self._early_text.pop(key, None)
+                return
+        response = self.responses.get(ev.response_id)
+        if response is not None and response.first_audio_at is None:
+            response.first_audio_at = time.monotonic()
+        assert self.player is not None
+        self.player.push(handle, ev.data)
+
+    def _on_response_content_done(self: Runtime, ev: Any) -> None:
+        key = (ev.item_id, ev.content_index)
+        if ev.modality == "text":
+            self.send("text_response", item_id=ev.item_id, text=ev.text)
+            return
+        handle = self.handles.get(key)
+        if handle is not None and self.player is not None:
+            self.player.end_input(handle)
+
+    def _on_tool_calls_requested(self: Runtime, ev: Any) -> None:
+        self.send("tool_calls", calls=ev.calls)
+
+    def _on_tool_calls_cancelled(self: Runtime, ev: Any) -> None:
+        for call_id in ev.call_ids:
+            task = self._tool_tasks.pop(call_id, None)
+            if task is not None:
+                task.cancel()
+
+    def _on_response_done(self: Runtime, ev: ResponseDone) -> None:
+        response = self.responses.pop(ev.response_id, None)
+        self._dropped_responses.discard(ev.response_id)
+        if self.player is not None:
+            for handle in self.handles.values():
+                if handle.response_id == ev.response_id and not handle.input_done:
+                    self.player.end_input(handle)
+        self.emitter.emit("metrics_collected", response_metrics(ev, response))
+        if ev.status == "failed":
+            self.error("response_failed", ev.error or "the response failed")
+        self.send("response_done", response_id=ev.response_id, status=ev.status)
+        self.flush_reply()
+
+    def _on_server_interrupted(self: Runtime, ev: Any) -> None:
+        self.send("interrupt")
+
+    def _on_provider_error(self: Runtime, ev: Any) -> None:
+        self.error(ev.code or "provider_error", ev.message, recoverable=ev.recoverable)
+
