@@ -92,6 +92,7 @@ class RealtimeAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiter: asyncio.Event | None = None
         self._started = False
+        self._released = False
 
     # Public API -----------------------------------------------------------------------
     @property
@@ -175,8 +176,11 @@ class RealtimeAgent:
         self._send("interrupt")
 
     async def aclose(self) -> None:
-        if self._state == "closed":
+        # The chart may have closed by itself (a fatal provider error): the resources
+        # (provider socket, room link, tasks) are still released here, once.
+        if self._released:
             return
+        self._released = True
         self._send("close")
         tasks = list(self._tasks)
         for task in tasks:

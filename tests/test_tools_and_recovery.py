@@ -220,6 +220,11 @@ async def test_losing_the_session_for_good_is_a_non_recoverable_error(
     h.session.emit(SessionLost(reason="gone", will_reconnect=False))
     assert [(e.code, e.recoverable) for e in errors] == [("session_lost", False)]
     assert h.agent.state == "closed"
+    # The chart closed by itself; closing the agent still releases the provider session.
+    await h.agent.aclose()
+    assert h.session.closed and [s.name for s in h.session.sent].count("aclose") == 1
+    await h.agent.aclose()  # once
+    assert [s.name for s in h.session.sent].count("aclose") == 1
 
 
 async def test_tool_outputs_reach_the_chat_context(turnstile_harness: Harness) -> None:
