@@ -1,21 +1,27 @@
-"""What the loopback servers share: an aiohttp app on a port of their own choosing.
+"""What the loopback servers share: an aiohttp app on a port of their own choosing, and
+the pacing and faults of a scripted reply.
 
 A provider's server says which paths it serves and how to close its open connections;
-this class binds the socket (port 0 resolves to a free port that can be read back), runs
-the app, and is an async context manager.
+LoopbackServer binds the socket (port 0 resolves to a free port that can be read back),
+runs the app, and is an async context manager. Each server's reply stream says what its
+protocol sends; PacedReply says when, and applies the scenario's stall and drop faults.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from aiohttp import web
 
-__all__ = ["LoopbackServer"]
+from .scenario import ModelReply
+
+__all__ = ["LoopbackServer", "PacedReply", "ReplyDropped", "ReplyStopped"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,3 +72,71 @@ class LoopbackServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+class ReplyStopped(Exception):
+    """The reply was stopped (cancelled, interrupted) while it waited to stream more."""
+
+
+class ReplyDropped(Exception):
+    """The scenario's fault closed the socket mid-reply: nothing more is sent."""
+
+
+class _PacedConnection(Protocol):
+    pace: float
+    """Model output per wall-clock second; ``inf`` streams without waiting."""
+
+    def drop(self) -> None: ...
+
+
+class PacedReply:
+    """A scripted reply streamed in model time, which the connection's ``pace`` turns
+    into wall time (the real services run ahead of real time), with the scenario's
+    ``slow_ms_per_chunk``, ``stall`` and ``drop_socket_after_ms`` faults."""
+
+    def __init__(self, conn: _PacedConnection, reply: ModelReply) -> None:
+        self.conn = conn
+        self.reply = reply
+        self.audio_ms = 0.0  # audio streamed so far: drop_socket_after_ms counts it
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._t0 = 0.0
+        self._model_ms = 0.0  # model time produced so far
+        self._slow_s = 0.0
+
+    def abort(self) -> None:
+        """The connection is gone: stop without sending anything."""
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _until(self, due: float) -> None:
+        """Wait for loop time ``due``; raise ReplyStopped if stopped before or meanwhile."""
+        if self._stop.is_set():
+            raise ReplyStopped
+        delay = due - asyncio.get_running_loop().time()
+        if delay <= 0:
+            await asyncio.sleep(0)  # let the connection read client messages between chunks
+        else:
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except TimeoutError:
+                pass
+        if self._stop.is_set():
+            raise ReplyStopped
+
+    async def _advance(self, model_ms: float) -> None:
+        """Wait until ``model_ms`` more output is due at ``pace`` (plus the slow fault's delay)."""
+        self._model_ms += model_ms
+        self._slow_s += self.reply.faults.slow_ms_per_chunk / 1000
+        pace = self.conn.pace
+        await self._until(self._t0 + self._slow_s + (0.0 if math.isinf(pace) else self._model_ms / 1000 / pace))
+
+    async def _stall(self) -> None:
+        await self._stop.wait()
+        raise ReplyStopped
+
+    def _check_drop(self, *, ending: bool = False) -> None:
+        after = self.reply.faults.drop_socket_after_ms
+        if after is not None and (ending or self.audio_ms >= after):
+            self.conn.drop()
+            raise ReplyDropped

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from .._loopback import PacedReply, ReplyDropped, ReplyStopped
 from ..scenario import ModelReply
 from ._loopback_codec import CLOSE_INTERNAL
 from ._wire import encode_base64
@@ -52,26 +53,13 @@ class ReplyRecord:
     call_ids: list[str] = field(default_factory=list)
 
 
-class _Interrupted(Exception):
-    pass
+class ReplyStream(PacedReply):
+    conn: LiveConnection
 
-
-class _Dropped(Exception):
-    pass
-
-
-class ReplyStream:
     def __init__(self, conn: LiveConnection, reply: ModelReply, record: ReplyRecord, *, audio: bool) -> None:
-        self.conn = conn
-        self.reply = reply
+        super().__init__(conn, reply)
         self.record = record
         self.audio_mode = audio and not reply.text_only
-        self.audio_ms = 0.0
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._t0 = 0.0
-        self._model_ms = 0.0
-        self._slow_s = 0.0
         self._played_from: float | None = None  # when the first audio chunk went out
 
     def start(self) -> None:
@@ -82,44 +70,6 @@ class ReplyStream:
         self._stop.set()
         if self._task is not None:
             await asyncio.shield(self._task)
-
-    def abort(self) -> None:
-        """The connection is gone: stop without sending anything."""
-        if self._task is not None:
-            self._task.cancel()
-
-    # ------------------------------------------------------------ pacing
-
-    async def _until(self, due: float) -> None:
-        if self._stop.is_set():
-            raise _Interrupted
-        delay = due - asyncio.get_running_loop().time()
-        if delay <= 0:
-            await asyncio.sleep(0)  # let the connection read client messages between chunks
-        else:
-            try:
-                await asyncio.wait_for(self._stop.wait(), delay)
-            except TimeoutError:
-                pass
-        if self._stop.is_set():
-            raise _Interrupted
-
-    async def _advance(self, model_ms: float) -> None:
-        """Wait until ``model_ms`` more output is due at ``pace`` (plus the slow fault's delay)."""
-        self._model_ms += model_ms
-        self._slow_s += self.reply.faults.slow_ms_per_chunk / 1000
-        pace = self.conn.pace
-        await self._until(self._t0 + self._slow_s + (0.0 if math.isinf(pace) else self._model_ms / 1000 / pace))
-
-    async def _stall(self) -> None:
-        await self._stop.wait()
-        raise _Interrupted
-
-    def _check_drop(self, *, ending: bool = False) -> None:
-        after = self.reply.faults.drop_socket_after_ms
-        if after is not None and (ending or self.audio_ms >= after):
-            self.conn.drop()
-            raise _Dropped
 
     # ------------------------------------------------------------ stream
 
@@ -137,7 +87,7 @@ class ReplyStream:
                 elif error is not None:
                     code = int(error.code) if (error.code or "").isdigit() else CLOSE_INTERNAL
                     await conn.close(code, error.message)
-                    raise _Dropped
+                    raise ReplyDropped
                 if self.reply.transcript:
                     await (self._audio() if self.audio_mode else self._text())
                 if faults.stall and not self.reply.transcript:
@@ -149,11 +99,11 @@ class ReplyStream:
                 await conn.send({"serverContent": {"generationComplete": True}})
                 if self._played_from is not None and not math.isinf(conn.playout_speed):
                     await self._until(self._played_from + self.audio_ms / 1000 / conn.playout_speed)
-            except _Interrupted:
+            except ReplyStopped:
                 self.record.interrupted = True
                 await conn.send({"serverContent": {"interrupted": True}})
             await conn.finish_turn()
-        except _Dropped:
+        except ReplyDropped:
             return
         finally:
             conn.reply_finished(self)

@@ -29,6 +29,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+from .._loopback import PacedReply, ReplyDropped, ReplyStopped
 from ..scenario import ModelReply, ToolCall
 from ._protocol import encode_audio
 from ._server_codec import Frame, names, new_id
@@ -43,15 +44,9 @@ TEXT_MS_PER_WORD: Final = 40  # model-time per text token; only paces text/trans
 FALLBACK_REPLY: Final = ModelReply(transcript="I have nothing more to add.")
 
 
-class _Cancelled(Exception):
-    pass
+class ResponseStream(PacedReply):
+    conn: RealtimeConnection
 
-
-class _Dropped(Exception):
-    pass
-
-
-class ResponseStream:
     def __init__(
         self,
         conn: RealtimeConnection,
@@ -61,21 +56,14 @@ class ResponseStream:
         in_conversation: bool,
         metadata: dict[str, str] | None,
     ) -> None:
-        self.conn = conn
-        self.reply = reply or FALLBACK_REPLY
+        super().__init__(conn, reply or FALLBACK_REPLY)
         self.id = new_id("resp")
         self.text_mode = text_mode or self.reply.text_only
         self.in_conversation = in_conversation
         self.metadata = metadata
         self.output: list[Frame] = []
-        self.audio_ms = 0.0  # of this response, for drop_socket_after_ms and usage
         self.text_chars = 0
         self._reason: str | None = None
-        self._cancelled = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._t0 = 0.0
-        self._model_ms = 0.0  # model time produced so far; pace converts it to wall time
-        self._slow_s = 0.0
         self._usage_frame: Frame | None = None
 
     def start(self) -> None:
@@ -85,45 +73,9 @@ class ResponseStream:
         """Stop streaming; returns once ``response.done`` (status cancelled) is sent."""
         if self._reason is None:
             self._reason = reason
-        self._cancelled.set()
+        self._stop.set()
         if self._task is not None:
             await asyncio.shield(self._task)
-
-    def abort(self) -> None:
-        """The connection is gone: stop without sending anything."""
-        if self._task is not None:
-            self._task.cancel()
-
-    # ------------------------------------------------------------ pacing
-
-    async def _advance(self, model_ms: float, extra_ms: float = 0.0) -> None:
-        """Wait until ``model_ms`` more of model output is due; raise _Cancelled if cancelled meanwhile."""
-        self._model_ms += model_ms
-        self._slow_s += extra_ms / 1000
-        pace = self.conn.pace
-        due = self._t0 + self._slow_s + (0.0 if math.isinf(pace) else self._model_ms / 1000 / pace)
-        delay = due - asyncio.get_running_loop().time()
-        if self._cancelled.is_set():
-            raise _Cancelled
-        if delay <= 0:
-            await asyncio.sleep(0)  # let the connection read client events between chunks
-        else:
-            try:
-                await asyncio.wait_for(self._cancelled.wait(), delay)
-            except TimeoutError:
-                return
-        if self._cancelled.is_set():
-            raise _Cancelled
-
-    async def _stall(self) -> None:
-        await self._cancelled.wait()
-        raise _Cancelled
-
-    def _check_drop(self, *, ending: bool = False) -> None:
-        after = self.reply.faults.drop_socket_after_ms
-        if after is not None and (ending or self.audio_ms >= after):
-            self.conn.drop()
-            raise _Dropped
 
     # ------------------------------------------------------------ stream
 
@@ -149,11 +101,11 @@ class ResponseStream:
                 for call in self.reply.tool_calls:
                     await self._function_call(call)
                 self._check_drop(ending=True)  # a reply with less audio than that drops before it completes
-            except _Cancelled:
+            except ReplyStopped:
                 status = "cancelled"
             await conn.send({"type": "response.done", "response": self._response(status)})
             await conn.send({"type": "rate_limits.updated", "rate_limits": self._rate_limits()})
-        except _Dropped:
+        except ReplyDropped:
             return
         finally:
             conn.response_finished(self)
@@ -197,7 +149,7 @@ class ResponseStream:
                 await self._stream_text(words, said, where, n.text_delta)
             else:
                 await self._stream_audio(audio, words, said, where, item_id)
-        except _Cancelled:
+        except ReplyStopped:
             cancelled = True
         text = "".join(said)
         self.text_chars += len(text)
@@ -212,13 +164,13 @@ class ResponseStream:
         status = "incomplete" if cancelled else "completed"
         await self._close_item(index, {**item, "status": status, "content": [content]})
         if cancelled:
-            raise _Cancelled
+            raise ReplyStopped
 
     async def _stream_text(self, words: list[str], said: list[str], where: Frame, event: str) -> None:
         for i, word in enumerate(words):
             if self.reply.faults.stall and i == len(words) // 2:
                 await self._stall()
-            await self._advance(TEXT_MS_PER_WORD, self.reply.faults.slow_ms_per_chunk)
+            await self._advance(TEXT_MS_PER_WORD)
             await self.conn.send({"type": event, **where, "delta": word})
             said.append(word)
 
@@ -240,7 +192,7 @@ class ResponseStream:
             await self.conn.send({"type": n.audio_delta, **where, "delta": encode_audio(chunk)})
             self.audio_ms += ms
             self.conn.note_audio(item_id, ms)
-            await self._advance(ms, self.reply.faults.slow_ms_per_chunk)
+            await self._advance(ms)
 
     async def _function_call(self, call: ToolCall) -> None:
         item_id, call_id = new_id("item"), new_id("call")
@@ -256,11 +208,11 @@ class ResponseStream:
             if self.reply.faults.stall:
                 await self._stall()
             for i in range(0, len(arguments), 12):
-                await self._advance(TEXT_MS_PER_WORD, self.reply.faults.slow_ms_per_chunk)
+                await self._advance(TEXT_MS_PER_WORD)
                 delta = arguments[i : i + 12]
                 await self.conn.send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
                 sent += delta
-        except _Cancelled:
+        except ReplyStopped:
             await self._close_item(index, {**item, "status": "incomplete", "arguments": sent})
             raise
         done: Frame = {"type": "response.function_call_arguments.done", **where, "arguments": arguments}
