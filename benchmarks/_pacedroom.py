@@ -219,18 +219,16 @@ class PacedRoom:
         if mic_on:
             self._ticks += 1
             ticks = link.frame_ms // FRAME_MS
-            if self._ticks % ticks:
-                link.output.tick(lateness_ms)
-                return
-            # The frame holds the audio of the ticks since the last one: delivered complete.
-            step = self._clock.rate * FRAME_MS // 1000 * 2 * ticks
-            end = self._pos + step
-            data = self._timeline[self._pos : end]
-            if len(data) < step:  # the timeline loops
-                end -= len(self._timeline)
-                data += self._timeline[:end]
-            self._pos = end
-            link.hear(rtc.AudioFrame(data, self._clock.rate, 1, step // 2))
+            if self._ticks % ticks == 0:
+                # The frame holds the audio of the ticks since the last one: delivered complete.
+                step = self._clock.rate * FRAME_MS // 1000 * 2 * ticks
+                end = self._pos + step
+                data = self._timeline[self._pos : end]
+                if len(data) < step:  # the timeline loops
+                    end -= len(self._timeline)
+                    data += self._timeline[:end]
+                self._pos = end
+                link.hear(rtc.AudioFrame(data, self._clock.rate, 1, step // 2))
         link.output.tick(lateness_ms)
 
     async def aclose(self) -> None:

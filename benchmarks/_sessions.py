@@ -188,7 +188,7 @@ def run_sessions(
             # (as rtc.AudioStream's frame_size_ms): one baseline per length, each framework
             # netted against the rooms at its own.
             latest = [rows[-1] for rows in out["runs"].values() if rows and rows[-1]["n"] == n]
-            for frame_ms in sorted({row.get("mic_frame_ms") or 10 for row in latest if "error" not in row}):
+            for frame_ms in sorted({_mic_ms(row) for row in latest if "error" not in row}):
                 if progress is not None:
                     progress(f"sessions: room only (baseline), N={n}, {frame_ms} ms microphone frames")
                 base = _run_one(
@@ -197,10 +197,15 @@ def run_sessions(
                 base["mic_frame_ms"] = frame_ms
                 out["baseline"].append(base)
                 for row in latest:
-                    if (row.get("mic_frame_ms") or 10) == frame_ms:
+                    if _mic_ms(row) == frame_ms:
                         _net(row, base)
     out["summary"] = {name: _summary(rows) for name, rows in out["runs"].items() if rows}
     return out
+
+
+def _mic_ms(row: dict[str, Any]) -> int:
+    """The microphone frame length a run read; 10 ms where the framework asked for none."""
+    return int(row.get("mic_frame_ms") or 10)
 
 
 def _net(row: dict[str, Any], base: dict[str, Any]) -> None:
