@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from livekit import rtc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ._chat import ChatContext
 from ._events import ProviderEvent
@@ -29,21 +29,38 @@ __all__ = [
 ]
 
 
+MIN_SAMPLE_RATE = 8000  # telephony; the lowest rate WebRTC and the providers speak
+MAX_SAMPLE_RATE = 48000  # WebRTC's (LiveKit's) native rate
+
+
 class Capabilities(BaseModel):
     """What a provider can do; the runtime asks these instead of checking provider types."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     supports_truncate: bool = True
     """Cancel and truncate are only sent where this holds (OpenAI yes, Gemini no)."""
     input_sample_rate: int = 24000
     output_sample_rate: int = 24000
+    """Hz, 8000 to 48000 and a whole number of samples per 10 ms (the agent's frame)."""
     server_turn_detection: bool = True
     """The server detects the end of the user's turn; else generate_reply commits first."""
     replies_to_turns: bool = True
     """A committed user turn is answered without a response request from the agent."""
     server_interrupts: bool = False
     """The server decides barge-ins (Gemini's ``interrupted``) instead of speech_started."""
+
+    @field_validator("input_sample_rate", "output_sample_rate")
+    @classmethod
+    def _rate(cls, rate: int) -> int:
+        # Checked here, not at start: a rate of 0 used to fail there as "range() arg 3
+        # must not be zero", and 22050 Hz would split 10 ms frames mid-sample.
+        if not (MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE and rate % 100 == 0):
+            raise ValueError(
+                f"{rate} Hz: must be {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz and a multiple "
+                "of 100 (whole samples in a 10 ms frame)"
+            )
+        return rate
 
 
 class RealtimeSession(Protocol):
