@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field, SecretStr
 
 from turnstile.machine import Capabilities, ChatContext, ProviderEvent, ToolSchema
 
+from .._settings import (
+    Connection,
+    SecretHeaders,
+    Settings,
+    at_least,
+    between,
+    check_ws_url,
+    keyword_names,
+    parse_settings,
+    redact_url,
+    reject_unknown,
+    secret_key,
+)
 from ._protocol import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
@@ -36,27 +50,41 @@ GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGen
 VERTEX_PATH = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
 
 
-class LiveOptions(BaseModel):
-    model_config = ConfigDict(frozen=True)
+# The Gemini API's documented ranges: temperature "from 0.0 to 2.0 inclusive"; token
+# counts and durations are counts (a zero token budget or a negative duration means nothing).
+Milliseconds = Annotated[int, at_least(0)]
+Tokens = Annotated[int, at_least(1)]
+_LOCATION = re.compile(r"[a-z0-9-]+")  # it becomes part of a host name
 
-    model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
-    voice: str = "Puck"
+
+class LiveOptions(Settings):
+    model: Annotated[str, Field(min_length=1)] = "gemini-2.5-flash-native-audio-preview-09-2025"
+    voice: Annotated[str, Field(min_length=1)] = "Puck"
     language_code: str | None = None
     instructions: str | None = None
-    temperature: float | None = None
-    max_output_tokens: int | None = None
+    temperature: Annotated[float, between(0, 2)] | None = None
+    max_output_tokens: Tokens | None = None
     automatic_activity_detection: bool = True
     """False: the agent delimits turns with activityStart / activityEnd (manual turns)."""
     start_of_speech_sensitivity: Literal["START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"] | None = None
     end_of_speech_sensitivity: Literal["END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"] | None = None
-    prefix_padding_ms: int | None = None
-    silence_duration_ms: int | None = None
+    prefix_padding_ms: Milliseconds | None = None
+    silence_duration_ms: Milliseconds | None = None
     input_transcription: bool = True
     output_transcription: bool = True
     """The agent's transcript comes from here: it is what gets cut at the heard words."""
     session_resumption: bool = True
-    context_window_target_tokens: int | None = None
+    context_window_target_tokens: Tokens | None = None
     """Set to turn on sliding-window context compression."""
+
+
+def _check_place(url: str | None, vertex_project: str | None, vertex_location: str) -> None:
+    if url is not None:
+        check_ws_url("GeminiLive", "url", url)
+    if vertex_project is not None and not (isinstance(vertex_project, str) and vertex_project.strip()):
+        raise ValueError(f"GeminiLive: vertex_project={vertex_project!r}: must be a project id")
+    if not (isinstance(vertex_location, str) and _LOCATION.fullmatch(vertex_location)):
+        raise ValueError(f"GeminiLive: vertex_location={vertex_location!r}: must be a region such as 'us-central1'")
 
 
 class GeminiLive:
@@ -65,21 +93,32 @@ class GeminiLive:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         url: str | None = None,
         vertex_project: str | None = None,
         vertex_location: str = "us-central1",
         max_retries: int = 5,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 10.0,
+        connect_timeout_s: float = 10.0,
         **options: object,
     ) -> None:
-        key = api_key or os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
+        reject_unknown("GeminiLive", options, [*LiveOptions.model_fields, *keyword_names(GeminiLive.__init__)])
+        _check_place(url, vertex_project, vertex_location)
+        env = "GOOGLE_API_KEY" if os.environ.get("GOOGLE_API_KEY") else "GEMINI_API_KEY"
+        key = api_key or os.environ.get(env)
         if not key:
             what = "an access token" if vertex_project else "an API key"
             raise ValueError(f"no Gemini credentials: pass api_key=... ({what}) or set GOOGLE_API_KEY")
-        self._key = key
-        self.options = LiveOptions.model_validate(options)
+        # A SecretStr, not a str: the key stays masked in vars(), reprs and JSON dumps.
+        self._key = secret_key(key, "api_key" if api_key else env)
+        self.options = parse_settings("GeminiLive", LiveOptions, options)
+        connection = parse_settings(
+            "GeminiLive",
+            Connection,
+            {"max_retries": max_retries, "backoff_base_s": backoff_base_s,
+             "backoff_max_s": backoff_max_s, "connect_timeout_s": connect_timeout_s},
+        )
         self.vertex_project = vertex_project
         self.vertex_location = vertex_location
         if url is not None:
@@ -88,13 +127,14 @@ class GeminiLive:
             self.url = f"wss://{vertex_location}-aiplatform.googleapis.com{VERTEX_PATH}"
         else:
             self.url = f"wss://generativelanguage.googleapis.com{GEMINI_PATH}"
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
+        self.max_retries = connection.max_retries
+        self.backoff_base_s = connection.backoff_base_s
+        self.backoff_max_s = connection.backoff_max_s
+        self.connect_timeout_s = connection.connect_timeout_s
         self.sessions: list[GeminiLiveSession] = []
 
     def __repr__(self) -> str:  # never the key
-        return f"GeminiLive(model={self.options.model!r}, url={self.url!r})"
+        return f"GeminiLive(model={self.options.model!r}, url={redact_url(self.url)!r})"
 
     @property
     def capabilities(self) -> Capabilities:
@@ -123,9 +163,10 @@ class GeminiLive:
 
     def headers(self) -> dict[str, str]:
         # A header, not the ``key`` query parameter: URLs end up in logs, headers do not.
+        key = self._key.get_secret_value()
         if self.vertex_project is not None:
-            return {"Authorization": f"Bearer {self._key}"}
-        return {"x-goog-api-key": self._key}
+            return SecretHeaders({"Authorization": f"Bearer {key}"})
+        return SecretHeaders({"x-goog-api-key": key})
 
     @property
     def model_path(self) -> str:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, SecretStr, field_validator
 
 from turnstile.machine import Capabilities, ChatContext, ProviderEvent, ToolSchema
 
+from .._settings import (
+    Connection,
+    SecretHeaders,
+    Settings,
+    at_least,
+    between,
+    check_ws_url,
+    keyword_names,
+    parse_settings,
+    redact_url,
+    reject_unknown,
+    secret_key,
+)
 from . import _beta as beta
 from . import _ga as ga
 from ._protocol import ClientEventModel, Dialect
@@ -22,48 +35,82 @@ __all__ = ["InputTranscription", "OpenAIRealtime", "SemanticVad", "ServerVad"]
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 
+# The documented ranges (OpenAI's API reference, as the openai SDK's types carry them).
+Milliseconds = Annotated[int, at_least(0)]
+BETA_TEMPERATURE = (0.6, 1.2)  # "Sampling temperature for the model, limited to [0.6, 1.2]"
+MAX_OUTPUT_TOKENS = 4096  # "an integer between 1 and 4096 ... or `inf`"
+_NAME = Field(min_length=1)
 
-class ServerVad(BaseModel):
-    model_config = ConfigDict(frozen=True)
+
+class ServerVad(Settings):
     type: Literal["server_vad"] = "server_vad"
-    threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
+    threshold: Annotated[float, between(0, 1)] = 0.5
+    """Activation threshold, 0.0 to 1.0: higher needs louder audio."""
+    prefix_padding_ms: Milliseconds = 300
+    silence_duration_ms: Milliseconds = 500
     create_response: bool = True
     interrupt_response: bool = True
 
 
-class SemanticVad(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class SemanticVad(Settings):
     type: Literal["semantic_vad"] = "semantic_vad"
     eagerness: Literal["low", "medium", "high", "auto"] = "auto"
     create_response: bool = True
     interrupt_response: bool = True
 
 
-class InputTranscription(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    model: str = "gpt-4o-mini-transcribe"
+class InputTranscription(Settings):
+    model: Annotated[str, _NAME] = "gpt-4o-mini-transcribe"
     language: str | None = None
+    """ISO-639-1, e.g. ``en``."""
     prompt: str | None = None
 
 
-class RealtimeOptions(BaseModel):
+class RealtimeOptions(Settings):
     """Everything a user sets on the session. ``turn_detection=None`` means manual turns."""
 
-    model_config = ConfigDict(frozen=True)
-
-    model: str = "gpt-realtime"
-    voice: str = "marin"
+    model: Annotated[str, _NAME] = "gpt-realtime"
+    voice: Annotated[str, _NAME] = "marin"
     instructions: str | None = None
     output_modalities: tuple[Literal["audio", "text"], ...] = ("audio",)
-    turn_detection: ServerVad | SemanticVad | None = Field(default_factory=ServerVad)
+    turn_detection: Annotated[ServerVad | SemanticVad, Field(discriminator="type")] | None = Field(
+        default_factory=ServerVad
+    )
     input_transcription: InputTranscription | None = Field(default_factory=InputTranscription)
     noise_reduction: Literal["near_field", "far_field"] | None = None
-    temperature: float | None = None
+    temperature: Annotated[float, between(*BETA_TEMPERATURE)] | None = None
     """Beta dialect only: the GA API has no temperature."""
     max_output_tokens: int | Literal["inf"] | None = None
-    tool_choice: Literal["auto", "none", "required"] | str = "auto"
+    tool_choice: str = "auto"
+    """``auto``, ``none``, ``required``, or the name of one function the model must call."""
+
+    @field_validator("max_output_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: object) -> object:
+        if value is None or value == "inf" or _whole(value, 1, MAX_OUTPUT_TOKENS):
+            return value
+        raise ValueError(f"must be an integer between 1 and {MAX_OUTPUT_TOKENS}, or 'inf'")
+
+    @field_validator("tool_choice", mode="before")
+    @classmethod
+    def _tool_choice(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            return value
+        raise ValueError("must be 'auto', 'none', 'required' or the name of a function")
+
+    @field_validator("output_modalities")
+    @classmethod
+    def _one_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("must name 'audio' or 'text' (or both in the beta dialect), each once")
+        return value
+
+
+def _whole(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+_DIALECTS: tuple[str, ...] = get_args(Dialect)
 
 
 class OpenAIRealtime:
@@ -76,7 +123,7 @@ class OpenAIRealtime:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         url: str | None = None,
         dialect: Dialect = "ga",
         azure_endpoint: str | None = None,
@@ -88,23 +135,51 @@ class OpenAIRealtime:
         connect_timeout_s: float = 10.0,
         **options: object,
     ) -> None:
-        key = api_key or os.environ.get("AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY")
+        known = [*RealtimeOptions.model_fields, *keyword_names(OpenAIRealtime.__init__)]
+        reject_unknown("OpenAIRealtime", options, known)
+        if dialect not in _DIALECTS:
+            raise ValueError(f"OpenAIRealtime: dialect={dialect!r}: must be one of {', '.join(map(repr, _DIALECTS))}")
+        for name, value in (("url", url), ("azure_endpoint", azure_endpoint)):
+            if value is not None:
+                check_ws_url("OpenAIRealtime", name, value)
+        env = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
+        key = api_key or os.environ.get(env)
         if not key:
-            env = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
             raise ValueError(f"no OpenAI API key: pass api_key=... or set {env}")
-        self._api_key = key
-        self.options = RealtimeOptions.model_validate(options)
+        # A SecretStr, not a str: the key stays masked in vars(), reprs and JSON dumps.
+        self._api_key = secret_key(key, "api_key" if api_key else env)
+        self.options = parse_settings("OpenAIRealtime", RealtimeOptions, options)
         self.dialect: Dialect = "beta" if azure_endpoint else dialect
+        self._check_dialect_options()
+        connection = parse_settings(
+            "OpenAIRealtime",
+            Connection,
+            {"max_retries": max_retries, "backoff_base_s": backoff_base_s,
+             "backoff_max_s": backoff_max_s, "connect_timeout_s": connect_timeout_s},
+        )
         self.azure = azure_endpoint is not None
         self.url = self._url(url, azure_endpoint, azure_deployment, api_version)
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self.connect_timeout_s = connect_timeout_s
+        self.max_retries = connection.max_retries
+        self.backoff_base_s = connection.backoff_base_s
+        self.backoff_max_s = connection.backoff_max_s
+        self.connect_timeout_s = connection.connect_timeout_s
         self.sessions: list[OpenAIRealtimeSession] = []
 
+    def _check_dialect_options(self) -> None:
+        o = self.options
+        if self.dialect == "ga" and o.temperature is not None:
+            raise ValueError(
+                "OpenAIRealtime: temperature is a beta-dialect setting (the GA Realtime API has no "
+                "temperature): drop it, or pass dialect='beta'"
+            )
+        if self.dialect == "ga" and len(o.output_modalities) > 1:
+            raise ValueError(
+                f"OpenAIRealtime: output_modalities={o.output_modalities!r}: the GA API takes "
+                "('audio',) or ('text',), not both"
+            )
+
     def __repr__(self) -> str:  # never the key
-        return f"OpenAIRealtime(model={self.options.model!r}, dialect={self.dialect!r}, url={self.url!r})"
+        return f"OpenAIRealtime(model={self.options.model!r}, dialect={self.dialect!r}, url={redact_url(self.url)!r})"
 
     @property
     def capabilities(self) -> Capabilities:
@@ -136,7 +211,7 @@ class OpenAIRealtime:
     ) -> str:
         if endpoint is not None:
             if not deployment:
-                raise ValueError("azure_deployment is required with azure_endpoint")
+                raise ValueError("OpenAIRealtime: azure_deployment is required with azure_endpoint")
             base = endpoint.rstrip("/").replace("https://", "wss://").replace("http://", "ws://")
             query = urlencode({"api-version": api_version, "deployment": deployment})
             return f"{base}/openai/realtime?{query}"
@@ -145,9 +220,10 @@ class OpenAIRealtime:
         return base if "model=" in base else f"{base}{sep}{urlencode({'model': self.options.model})}"
 
     def headers(self) -> dict[str, str]:
+        key = self._api_key.get_secret_value()
         if self.azure:
-            return {"api-key": self._api_key}
-        headers = {"Authorization": f"Bearer {self._api_key}"}
+            return SecretHeaders({"api-key": key})
+        headers = SecretHeaders({"Authorization": f"Bearer {key}"})
         if self.dialect == "beta":
             headers["OpenAI-Beta"] = "realtime=v1"
         return headers
