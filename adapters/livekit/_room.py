@@ -167,7 +167,13 @@ async def join_and_run(
         raise ConnectionError(f"no answer from {settings.url} within {CONNECT_TIMEOUT_S:.0f} s") from None
     except Exception as exc:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise ConnectionError(f"could not join room {room_name!r} at {settings.url}: {message}") from exc
+        # The token is a credential for the room: should the SDK ever quote it, it is cut
+        # from the message and the SDK's error is not chained.
+        quoted = token in f"{message} {exc!r}"
+        message = message.replace(token, "<token>")
+        raise ConnectionError(f"could not join room {room_name!r} at {settings.url}: {message}") from (
+            None if quoted else exc
+        )
     logger.info("joined room %s as %s", room_name, room.local_participant.identity)
     try:
         await run_agent(RealtimeAgent(provider), room, participant=participant, stop=stop)

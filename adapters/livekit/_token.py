@@ -10,8 +10,10 @@ import datetime
 import os
 import secrets
 from collections.abc import Mapping
-from typing import NamedTuple
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 __all__ = ["LiveKitSettings", "SettingsError", "agent_token", "default_identity"]
 
@@ -22,10 +24,28 @@ class SettingsError(ValueError):
     """A missing or malformed setting; its message is one line meant for the user."""
 
 
-class LiveKitSettings(NamedTuple):
+@dataclass(frozen=True, slots=True, init=False)
+class LiveKitSettings:
+    """Where the LiveKit server is and the credentials to mint tokens for it.
+
+    ``api_secret`` is held as a SecretStr: it shows as ``**********`` in reprs, logs and
+    JSON dumps; ``settings.api_secret.get_secret_value()`` is the one way to read it.
+    The API key is an identifier (every token names it as its issuer), not a secret.
+    """
+
     url: str
     api_key: str
-    api_secret: str
+    api_secret: SecretStr
+
+    def __init__(self, url: str, api_key: str, api_secret: str | SecretStr) -> None:
+        secret = api_secret.get_secret_value() if isinstance(api_secret, SecretStr) else api_secret
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise SettingsError("the LiveKit API key is empty")
+        if not isinstance(secret, str) or not secret.strip():
+            raise SettingsError("the LiveKit API secret is empty")  # never echoed, even wrong
+        object.__setattr__(self, "url", normalize_url(url))
+        object.__setattr__(self, "api_key", api_key.strip())
+        object.__setattr__(self, "api_secret", SecretStr(secret.strip()))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveKitSettings:
@@ -37,15 +57,13 @@ class LiveKitSettings(NamedTuple):
                 f"{', '.join(missing)} not set: export the URL and API key/secret of your "
                 "LiveKit server or Cloud project"
             )
-        return cls(
-            url=normalize_url(env["LIVEKIT_URL"]),
-            api_key=env["LIVEKIT_API_KEY"].strip(),
-            api_secret=env["LIVEKIT_API_SECRET"].strip(),
-        )
+        return cls(url=env["LIVEKIT_URL"], api_key=env["LIVEKIT_API_KEY"], api_secret=env["LIVEKIT_API_SECRET"])
 
 
 def normalize_url(url: str) -> str:
     """``wss://host`` as the SDK wants it; ``https://host`` (as dashboards show it) too."""
+    if not isinstance(url, str):
+        raise SettingsError(f"the LiveKit URL must be a str, not {type(url).__name__}")
     url = url.strip()
     parts = urlsplit(url)
     scheme = _SCHEMES.get(parts.scheme.lower())
@@ -91,7 +109,7 @@ def agent_token(
         can_update_own_metadata=True,
     )
     token = (
-        api.AccessToken(settings.api_key, settings.api_secret)
+        api.AccessToken(settings.api_key, settings.api_secret.get_secret_value())
         .with_identity(identity)
         .with_name(name)
         .with_kind("agent")
