@@ -4,6 +4,23 @@ Sends are synchronous (the chart's actions call them): a frame goes into an outb
 writer task drains, so no action ever waits on the network. A drop is retried with bounded
 exponential backoff and jitter; subclasses say what to send on each connection and how to
 read a frame, and decide which close codes are final.
+
+What keeps a session alive, and what ends it:
+
+* A frame never ends the session: whatever ``on_frame`` raises is counted in
+  ``malformed_events`` and logged, and the next frame is read.
+* Retries are bounded across a flapping server: the attempt counter starts again only
+  after a connection proved healthy, i.e. it became ready (``mark_ready``) and stayed up
+  ``healthy_after_s`` seconds. A server that accepts and closes, or that completes the
+  setup and then drops at once, ends in ``SessionLost(will_reconnect=False)`` after
+  ``max_retries`` reconnects.
+* The handshake is bounded by ``connect_timeout_s`` (a timeout is a failed attempt), the
+  socket sends a ping after ``heartbeat_s`` without traffic and treats a missing pong
+  (``heartbeat_s / 2`` later) as a drop, and a frame over ``max_msg_size`` is a counted,
+  logged drop that reconnects.
+* Nothing raised or logged carries a secret: aiohttp's handshake errors hold the request
+  headers (the API key), so they are replaced by a plain ``ConnectionError`` that only
+  says what happened, and every reason string has the header values blanked out.
 """
 
 from __future__ import annotations
@@ -12,20 +29,51 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
 from turnstile.machine import ProviderEvent, SessionLost
 
-__all__ = ["FatalClose", "ReconnectingSocket"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT_S", "DEFAULT_HEALTHY_AFTER_S", "DEFAULT_HEARTBEAT_S", "DEFAULT_MAX_MSG_SIZE",
+    "FatalClose", "ReconnectingSocket", "socket_settings",
+]  # fmt: skip
 
 logger = logging.getLogger("turnstile.socket")
 
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_HEARTBEAT_S = 15.0  # a dead peer is noticed within 15 s of silence + 7.5 s for the pong
+DEFAULT_MAX_MSG_SIZE = 16 * 1024 * 1024  # a second of 24 kHz PCM16 in base64 is 64 kB: ample
+DEFAULT_HEALTHY_AFTER_S = 5.0
+_FATAL_STATUS = (401, 403)  # a retry with the same credentials cannot succeed
+_REDACTED = "<redacted>"
 
-class FatalClose(Exception):
-    """The server closed for a reason a retry will not fix (bad key, bad request)."""
+
+class FatalClose(ConnectionError):
+    """The server closed, or refused the handshake, for a reason a retry will not fix
+    (bad key, bad request). What ``connect()`` and the session's task raise then."""
+
+
+def socket_settings(provider: object) -> dict[str, Any]:
+    """ReconnectingSocket's keyword arguments from a provider's config: url and retries,
+    which every config has, and the liveness and size limits, which keep their defaults
+    where a config does not set them."""
+    optional = {
+        "connect_timeout_s": DEFAULT_CONNECT_TIMEOUT_S, "heartbeat_s": DEFAULT_HEARTBEAT_S,
+        "max_msg_size": DEFAULT_MAX_MSG_SIZE, "healthy_after_s": DEFAULT_HEALTHY_AFTER_S,
+    }  # fmt: skip
+    required = ("url", "max_retries", "backoff_base_s", "backoff_max_s")
+    return {name: getattr(provider, name) for name in required} | {
+        name: getattr(provider, name, default) for name, default in optional.items()
+    }
+
+
+class _HandshakeTimeout(ConnectionError):
+    """The server did not complete the websocket handshake within ``connect_timeout_s``."""
 
 
 class ReconnectingSocket:
@@ -37,11 +85,19 @@ class ReconnectingSocket:
         max_retries: int,
         backoff_base_s: float,
         backoff_max_s: float,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        heartbeat_s: float | None = DEFAULT_HEARTBEAT_S,
+        max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
+        healthy_after_s: float = DEFAULT_HEALTHY_AFTER_S,
     ) -> None:
         self.url = url
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        self.connect_timeout_s = connect_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self.max_msg_size = max_msg_size
+        self.healthy_after_s = healthy_after_s
         self._on_event = on_event
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -49,11 +105,13 @@ class ReconnectingSocket:
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._ready_at: float | None = None  # monotonic time this connection became ready
         self._closed = False
         self._planned = False
         self.connects = 0
         self.unknown_events = 0
         self.malformed_events = 0
+        self.oversize_frames = 0
 
     # What a provider fills in -------------------------------------------------------------
     def headers(self) -> dict[str, str]:
@@ -83,6 +141,8 @@ class ReconnectingSocket:
             self._runner.result()  # raises what ended it
 
     def mark_ready(self) -> None:
+        if self._ready_at is None:
+            self._ready_at = time.monotonic()
         self._ready.set()
 
     async def aclose(self) -> None:
@@ -105,25 +165,19 @@ class ReconnectingSocket:
     async def _run(self) -> None:
         attempt = 0
         while not self._closed:
-            try:
-                await self._connect_once()
-                self._planned = False
-                attempt = 0  # it was up: the next drop starts the backoff anew
-                reason = await self._pump()
-            except asyncio.CancelledError:
-                raise
-            except FatalClose as exc:
-                self._emit(SessionLost(reason=str(exc), will_reconnect=False))
-                raise
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
-                    self._emit(SessionLost(reason=f"rejected: HTTP {exc.status}", will_reconnect=False))
-                    raise
+            self._ready_at = None
+            reason, fatal = await self._connection()
             if self._closed:
                 return
+            if fatal:
+                self._emit(SessionLost(reason=reason, will_reconnect=False))
+                # Built from a string, outside any except block: no __cause__ or __context__
+                # leads back to aiohttp's error and the request headers it holds.
+                raise FatalClose(reason)
             if self._planned:
                 continue  # a hand-off, not a failure: no backoff, no SessionLost
+            if self._proved_healthy():
+                attempt = 0  # it was up and working: the next drop starts the backoff anew
             attempt += 1
             will_retry = attempt <= self.max_retries
             logger.warning("provider socket lost (%s); %s", reason, "reconnecting" if will_retry else "giving up")
@@ -134,14 +188,41 @@ class ReconnectingSocket:
             delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: no thundering herd
 
+    def _proved_healthy(self) -> bool:
+        return self._ready_at is not None and time.monotonic() - self._ready_at >= self.healthy_after_s
+
+    async def _connection(self) -> tuple[str, bool]:
+        """One connection, from handshake to its end: why it ended, and whether for good.
+
+        Returns a description instead of raising what aiohttp raised: a handshake error
+        carries the request's headers, the API key among them.
+        """
+        try:
+            await self._connect_once()
+            self._planned = False
+            return self._redact(await self._pump()), False
+        except FatalClose as exc:
+            return self._redact(str(exc)), True
+        except aiohttp.ClientResponseError as exc:  # the upgrade was answered with an HTTP error
+            return f"websocket handshake rejected: HTTP {exc.status}", exc.status in _FATAL_STATUS
+        except _HandshakeTimeout as exc:
+            return str(exc), False
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            return self._redact(f"{type(exc).__name__}: {exc}"), False
+
     async def _connect_once(self) -> None:
         assert self._http is not None
-        self._ws = await self._http.ws_connect(
-            self.url,
-            headers=self.headers(),
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),  # type: ignore[call-arg]
-            max_msg_size=0,
-        )
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                self._ws = await self._http.ws_connect(
+                    self.url,
+                    headers=self.headers(),
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),  # type: ignore[call-arg]
+                    heartbeat=self.heartbeat_s,
+                    max_msg_size=self.max_msg_size,
+                )
+        except TimeoutError:
+            raise _HandshakeTimeout(f"no websocket handshake within {self.connect_timeout_s:g} s") from None
         self.connects += 1
         if not self._planned:
             self._outbox.clear()  # frames queued while down belonged to the old connection
@@ -160,11 +241,12 @@ class ReconnectingSocket:
                 # is how some providers (Gemini) report errors.
                 msg = await ws.receive()
                 if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    self.on_frame(msg.data)
+                    self._frame(msg.data)
                 elif msg.type == aiohttp.WSMsgType.CLOSE:
                     return self.close_reason(msg.data, msg.extra or "")
                 elif msg.type == aiohttp.WSMsgType.ERROR:
-                    return f"socket error: {ws.exception()}"
+                    # The error rides in the message; ws.exception() is set only on some paths.
+                    return self._socket_error(msg.data if isinstance(msg.data, BaseException) else ws.exception())
                 else:  # CLOSING / CLOSED: gone without a close frame
                     return self.close_reason(ws.close_code, "")
         finally:
@@ -173,12 +255,41 @@ class ReconnectingSocket:
                 await writer
             self._ws = None
 
+    def _frame(self, data: str | bytes) -> None:
+        # One bad frame must not end the session: whatever a frame does to the parser or
+        # the mapper, it is counted and the next frame is read.
+        try:
+            self.on_frame(data)
+        except Exception as exc:
+            self.malformed_events += 1
+            logger.warning("server frame dropped (%s: %s)", type(exc).__name__, _clip(str(exc)))
+
+    def _socket_error(self, exc: BaseException | None) -> str:
+        if isinstance(exc, aiohttp.WebSocketError) and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            # aiohttp closes with 1009 on its own; this connection is lost, the next one may do.
+            self.oversize_frames += 1
+            self.malformed_events += 1
+            logger.warning("server frame over max_msg_size (%d bytes): reconnecting", self.max_msg_size)
+            return f"frame over max_msg_size ({self.max_msg_size} bytes)"
+        if isinstance(exc, aiohttp.ServerTimeoutError):
+            return f"heartbeat: {exc}"  # no pong: the peer or the path to it is gone
+        return f"socket error: {exc}"
+
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
             while self._outbox:
                 await ws.send_str(self._outbox.popleft())
             self._wake.clear()
             await self._wake.wait()
+
+    def _redact(self, text: str) -> str:
+        """``text`` with every credential this socket sends blanked out (belt and braces:
+        server close reasons and library messages are not ours to trust)."""
+        for value in self.headers().values():
+            for token in value.split():
+                if len(token) >= 8 and token in text:
+                    text = text.replace(token, _REDACTED)
+        return text
 
     def _emit(self, ev: ProviderEvent) -> None:
         try:
@@ -192,6 +303,10 @@ class ReconnectingSocket:
             return
         self._outbox.append(frame)
         self._wake.set()
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _log_end(task: asyncio.Task[None]) -> None:

@@ -170,7 +170,7 @@ def parse_server_message(raw: str | bytes | bytearray) -> ServerMessage:
     """
     try:
         data: Any = json.loads(raw)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, deep nesting
         raise ProtocolError(f"server frame is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ProtocolError(f"server frame is JSON {type(data).__name__}, expected an object")

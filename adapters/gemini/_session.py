@@ -22,7 +22,7 @@ from turnstile.machine import (
     ToolSchema,
 )
 
-from .._socket import FatalClose, ReconnectingSocket
+from .._socket import FatalClose, ReconnectingSocket, socket_settings
 from ._mapping import TurnMapper
 from ._protocol import (
     ActivityEnd,
@@ -33,6 +33,7 @@ from ._protocol import (
     FunctionResponse,
     ProtocolError,
     RealtimeInput,
+    ServerContentMessage,
     ToolResponse,
     UnknownServerMessage,
     dump_client_message,
@@ -59,13 +60,7 @@ class GeminiLiveSession(ReconnectingSocket):
         tools: Sequence[ToolSchema],
         on_event: Callable[[ProviderEvent], None],
     ) -> None:
-        super().__init__(
-            on_event,
-            url=provider.url,
-            max_retries=provider.max_retries,
-            backoff_base_s=provider.backoff_base_s,
-            backoff_max_s=provider.backoff_max_s,
-        )
+        super().__init__(on_event, **socket_settings(provider))
         self._p = provider
         self.chat_ctx = chat_ctx
         self.tools = list(tools)
@@ -107,15 +102,21 @@ class GeminiLiveSession(ReconnectingSocket):
     def on_frame(self, raw: str | bytes) -> None:
         try:
             msg = parse_server_message(raw)
+            if isinstance(msg, UnknownServerMessage):
+                self.unknown_events += 1
+                logger.info("unknown server message %s ignored", sorted(msg.raw))
+                return
+            if isinstance(msg, ServerContentMessage):
+                # Checked before the mapper sees the message: it opens a turn before it
+                # decodes the audio, and a bad payload must not leave a turn half-opened.
+                for _ in msg.server_content.iter_audio():
+                    pass
+            mapped = self._mapper.map(msg)
         except ProtocolError as exc:
             self.malformed_events += 1
             logger.warning("malformed server message: %s", exc)
             return
-        if isinstance(msg, UnknownServerMessage):
-            self.unknown_events += 1
-            logger.info("unknown server message %s ignored", sorted(msg.raw))
-            return
-        for ev in self._mapper.map(msg):
+        for ev in mapped:
             if ev.kind == "session_ready":
                 self.mark_ready()
                 if self._handoff:

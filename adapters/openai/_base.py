@@ -162,7 +162,9 @@ def open_union(*models: type[BaseModel], tag: Callable[[Any], Any] = type_tag) -
 
     def pick(value: Any) -> str:
         found = tag(value)
-        return found if found in by_tag else "*"
+        # A tag that is a list or an object (unhashable) is as unknown as a new string:
+        # Unrecognized then rejects it, and the frame is reported malformed, not raised past.
+        return found if isinstance(found, str) and found in by_tag else "*"
 
     choices = tuple(Annotated[m, Tag(t)] for t, m in by_tag.items())
     return Annotated[Union[(*choices, Annotated[Unrecognized, Tag("*")])], Discriminator(pick)]

@@ -21,7 +21,7 @@ from turnstile.machine import (
     ToolSchema,
 )
 
-from .._socket import ReconnectingSocket
+from .._socket import ReconnectingSocket, socket_settings
 from . import _beta as beta
 from . import _ga as ga
 from ._mapping import EventMapper, history_items
@@ -57,13 +57,7 @@ class OpenAIRealtimeSession(ReconnectingSocket):
         tools: Sequence[ToolSchema],
         on_event: Callable[[ProviderEvent], None],
     ) -> None:
-        super().__init__(
-            on_event,
-            url=provider.url,
-            max_retries=provider.max_retries,
-            backoff_base_s=provider.backoff_base_s,
-            backoff_max_s=provider.backoff_max_s,
-        )
+        super().__init__(on_event, **socket_settings(provider))
         self._p = provider
         self.chat_ctx = chat_ctx  # the agent's own, live: replayed as it is at reconnect
         self.tools = list(tools)
@@ -87,16 +81,19 @@ class OpenAIRealtimeSession(ReconnectingSocket):
     def on_frame(self, raw: str | bytes) -> None:
         try:
             ev = parse_server_event(raw, self._p.dialect)
+            if isinstance(ev, UnknownServerEvent):
+                self.unknown_events += 1
+                logger.info("unknown server event type %r ignored", ev.type)
+                return
+            was_ready = self._mapper.session_updated
+            # Mapped in full before anything is emitted: the audio is decoded here, and an
+            # invalid payload drops the whole frame rather than half of what it meant.
+            mapped = self._mapper.map(ev)
         except ProtocolError as exc:
             self.malformed_events += 1
             logger.warning("malformed server event (%s): %s", exc.event_type or "?", exc)
             return
-        if isinstance(ev, UnknownServerEvent):
-            self.unknown_events += 1
-            logger.info("unknown server event type %r ignored", ev.type)
-            return
-        was_ready = self._mapper.session_updated
-        for out in self._mapper.map(ev):
+        for out in mapped:
             self._emit(out)
         if not was_ready and self._mapper.session_updated:
             self.mark_ready()
