@@ -5,6 +5,11 @@ A provider's server says which paths it serves and how to close its open connect
 LoopbackServer binds the socket (port 0 resolves to a free port that can be read back),
 runs the app, and is an async context manager. Each server's reply stream says what its
 protocol sends; PacedReply says when, and applies the scenario's stall and drop faults.
+
+What a server records for assertions is bounded (``BoundedLog``, ``BoundedDict``: the
+newest entries are kept) and audio payloads are not kept in it, so a server run for hours
+in a user's CI stays flat; a client that opens a connection and sends no complete request
+is closed after ``header_timeout_s``.
 """
 
 from __future__ import annotations
@@ -13,23 +18,75 @@ import asyncio
 import math
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 from aiohttp import web
 
 from .scenario import ModelReply
 
-__all__ = ["LoopbackServer", "PacedReply", "ReplyDropped", "ReplyStopped"]
+__all__ = [
+    "KEEP_CONNECTIONS", "KEEP_EVENTS", "KEEP_KEYS", "BoundedDict", "BoundedLog", "LoopbackServer", "PacedReply",
+    "ReplyDropped", "ReplyStopped",
+]  # fmt: skip
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+KEEP_CONNECTIONS = 100  # connection records a server keeps (the newest)
+KEEP_EVENTS = 2000  # events of each kind a connection record keeps (the newest)
+KEEP_KEYS = 2000  # entries of a server-wide table (audio sent per item, resumption handles)
+
+
+class BoundedLog(list[T]):
+    """A list that keeps only its newest ``maxlen`` items; ``dropped`` counts the others.
+
+    A list (not a deque) so what tests already do with a record (index, slice, compare
+    with a list) still works.
+    """
+
+    def __init__(self, maxlen: int = KEEP_EVENTS) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+        self.dropped = 0
+
+    def append(self, item: T) -> None:
+        super().append(item)
+        self._trim()
+
+    def extend(self, items: Iterable[T]) -> None:
+        super().extend(items)
+        self._trim()
+
+    def _trim(self) -> None:
+        excess = len(self) - self.maxlen
+        if excess > 0:
+            del self[:excess]
+            self.dropped += excess
+
+
+class BoundedDict(dict[K, V]):
+    """A dict that forgets its oldest keys beyond ``maxlen`` (insertion order)."""
+
+    def __init__(self, maxlen: int = KEEP_KEYS) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.maxlen:
+            del self[next(iter(self))]
 
 
 class LoopbackServer:
     host: str
     port: int
     ssl_context: ssl.SSLContext | None = None
+    header_timeout_s: float = 10.0
+    """A connection that has not sent a whole HTTP request by then is closed."""
     _runner: web.AppRunner | None = None
 
     def routes(self) -> dict[str, Handler]:
@@ -50,7 +107,12 @@ class LoopbackServer:
         app = web.Application()
         for path, handler in self.routes().items():
             app.router.add_get(path, handler)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # aiohttp's keepalive_timeout is armed when a connection is made and disarmed by a
+        # complete request: before the upgrade it is the header timeout (a websocket, once
+        # upgraded, is never idle-closed by it).
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, keepalive_timeout=self.header_timeout_s
+        )
         await self._runner.setup()
         # Bound here, not by TCPSite, so port 0 resolves to a port we can read back.
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from .._loopback import Handler, LoopbackServer
+from .._loopback import KEEP_CONNECTIONS, BoundedDict, BoundedLog, Handler, LoopbackServer
 from ..scenario import Scenario, load_scenario
 from ._client import ClientMessage, Setup
 from ._loopback_codec import BAD_KEY, CLOSE_INVALID, CLOSE_POLICY, NO_KEY, CloseError
@@ -38,6 +39,8 @@ from ._loopback_reply import ReplyRecord
 from ._loopback_session import LiveConnection, SessionState
 
 __all__ = ["ConnectionRecord", "GeminiLiveServer", "ReplyRecord"]
+
+KEEP_REPLY_AUDIO = 32
 
 _GEMINI = "/ws/google.ai.generativelanguage.{}.GenerativeService.BidiGenerateContent"
 _VERTEX = "/ws/google.cloud.aiplatform.{}.LlmBidiService/BidiGenerateContent"
@@ -53,19 +56,24 @@ PATHS = {  # path -> the API it serves (google-genai 3.x connects to the Gemini 
 
 @dataclass
 class ConnectionRecord:
-    """What one connection asked for, sent and was sent (for assertions and benchmarks)."""
+    """What one connection asked for, sent and was sent (for assertions and benchmarks).
+
+    Every list keeps its newest entries (``BoundedLog``); audio is kept only as the
+    newest replies' PCM (``ReplyRecord.audio``): ``received`` and ``sent`` hold the
+    messages with their base64 audio blanked, so a long call does not grow the server.
+    """
 
     path: str
     api: str  # "v1beta", "v1", "v1alpha" or "vertex"
     key: str | None
     setup: Setup | None = None
     model: str | None = None
-    received: list[ClientMessage] = field(default_factory=list)
-    unmodelled: list[str] = field(default_factory=list)  # accepted fields our client models lack
-    sent: list[dict[str, Any]] = field(default_factory=list)  # server messages, as JSON objects
-    replies: list[ReplyRecord] = field(default_factory=list)
-    caller_turns: list[str] = field(default_factory=list)  # transcripts of the caller turns heard
-    unmatched_responses: list[str] = field(default_factory=list)  # toolResponse ids no pending call had
+    received: list[ClientMessage] = field(default_factory=BoundedLog)
+    unmodelled: list[str] = field(default_factory=BoundedLog)  # accepted fields our client models lack
+    sent: list[dict[str, Any]] = field(default_factory=BoundedLog)  # server messages, as JSON objects
+    replies: list[ReplyRecord] = field(default_factory=BoundedLog)
+    caller_turns: list[str] = field(default_factory=BoundedLog)  # transcripts of the caller turns heard
+    unmatched_responses: list[str] = field(default_factory=BoundedLog)  # toolResponse ids no pending call had
     resumed_from: str | None = None
     close_code: int | None = None  # set when the server closed the connection
     close_reason: str | None = None
@@ -111,8 +119,11 @@ class GeminiLiveServer(LoopbackServer):
         self.playout_speed = playout_speed
         self.go_away_time_left = go_away_time_left
         self.ssl_context = ssl_context
-        self.connections: list[ConnectionRecord] = []
-        self.handles: dict[str, SessionState] = {}  # session resumption handles issued, across connections
+        self.connections: list[ConnectionRecord] = BoundedLog(KEEP_CONNECTIONS)  # the newest
+        # Session resumption handles issued, across connections: the newest stay valid.
+        self.handles: dict[str, SessionState] = BoundedDict()
+        self.reply_audio_kept = KEEP_REPLY_AUDIO  # replies, server-wide, whose audio the records keep
+        self._with_audio: deque[ReplyRecord] = deque()
         self._live: list[LiveConnection] = []
         self._runner: web.AppRunner | None = None
 
@@ -154,6 +165,14 @@ class GeminiLiveServer(LoopbackServer):
     async def close_connections(self) -> None:
         for conn in list(self._live):
             await conn.close(1001, "server shutting down")
+
+    def keep_reply(self, record: ReplyRecord) -> None:
+        """Record a reply; the audio of replies older than the newest ``reply_audio_kept`` is let go."""
+        self._with_audio.append(record)
+        while len(self._with_audio) > self.reply_audio_kept:
+            old = self._with_audio.popleft()
+            old.audio = bytearray()
+            old.audio_released = True
 
     def go_away(self, time_left: float = 1.0) -> None:
         """Tell every open connection it will close in ``time_left`` seconds (``goAway``), then close them."""

@@ -23,7 +23,8 @@ from ._client import ClientContent, ClientMessage, RealtimeInput, Setup, ToolRes
 
 __all__ = [
     "BAD_KEY", "CLOSE_INTERNAL", "CLOSE_INVALID", "CLOSE_POLICY", "DEADLINE", "INVALID_ARGUMENT", "NOT_FOUND",
-    "NO_KEY", "CloseError", "ParsedMessage", "close_reason", "duration", "encode", "parse_client_message", "usage",
+    "NO_KEY", "CloseError", "ParsedMessage", "client_without_audio", "close_reason", "duration", "encode",
+    "parse_client_message", "usage", "without_audio",
 ]  # fmt: skip
 
 CLOSE_INVALID: Final = 1007  # INVALID_ARGUMENT
@@ -177,3 +178,26 @@ def usage(
     if response:
         body[f"{out}TokensDetails"] = [_count("AUDIO", audio_out) if audio_out else _count("TEXT", text_out)]
     return body
+
+
+# What the records keep: the messages as they were, with their base64 audio blanked.
+
+
+def without_audio(message: dict[str, Any]) -> dict[str, Any]:
+    parts = ((message.get("serverContent") or {}).get("modelTurn") or {}).get("parts")
+    if not parts or not any("inlineData" in p for p in parts):
+        return message
+    kept = [{**p, "inlineData": {**p["inlineData"], "data": ""}} if "inlineData" in p else p for p in parts]
+    content = message["serverContent"]
+    return {**message, "serverContent": {**content, "modelTurn": {**content["modelTurn"], "parts": kept}}}
+
+
+def client_without_audio(message: ClientMessage) -> ClientMessage:
+    if not isinstance(message, RealtimeInput) or (message.audio is None and not message.media_chunks):
+        return message
+    update: dict[str, Any] = {}
+    if message.audio is not None:
+        update["audio"] = message.audio.model_copy(update={"data": ""})
+    if message.media_chunks:
+        update["media_chunks"] = [b.model_copy(update={"data": ""}) for b in message.media_chunks]
+    return message.model_copy(update=update)

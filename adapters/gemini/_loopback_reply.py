@@ -51,6 +51,7 @@ class ReplyRecord:
     text: str = ""  # text parts, or output transcription pieces, as sent
     interrupted: bool = False
     call_ids: list[str] = field(default_factory=list)
+    audio_released: bool = False  # the server let ``audio`` go (only the newest replies keep it)
 
 
 class ReplyStream(PacedReply):

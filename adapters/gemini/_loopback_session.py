@@ -28,11 +28,13 @@ from ._loopback_codec import (
     DEADLINE,
     NOT_FOUND,
     CloseError,
+    client_without_audio,
     close_reason,
     duration,
     encode,
     parse_client_message,
     usage,
+    without_audio,
 )
 from ._loopback_reply import ReplyRecord, ReplyStream
 from ._loopback_vad import ActivityDetector
@@ -104,7 +106,7 @@ class LiveConnection:
 
     async def send(self, message: dict[str, Any]) -> None:
         if await self.send_raw(encode(message)):
-            self.record.sent.append(message)
+            self.record.sent.append(without_audio(message))
 
     async def send_raw(self, frame: bytes) -> bool:
         if self._closed or self.ws.closed:
@@ -156,7 +158,7 @@ class LiveConnection:
                 if self.refusal is not None:  # credentials are checked when the first message arrives
                     raise self.refusal
                 parsed = parse_client_message(msg.data)
-                self.record.received.append(parsed.message)
+                self.record.received.append(client_without_audio(parsed.message))
                 self.record.unmodelled.extend(parsed.unmodelled)
                 self._messages += 1
                 if self.setup is None:
@@ -312,6 +314,7 @@ class LiveConnection:
         reply = self.cursor.next_reply() or FALLBACK_REPLY
         record = ReplyRecord(transcript=reply.transcript)
         self.record.replies.append(record)
+        self.server.keep_reply(record)
         self.turn_open = True
         self.reply = ReplyStream(self, reply, record, audio=self.audio_out)
         self.reply.start()
@@ -366,3 +369,4 @@ class LiveConnection:
             if self.transparent:
                 update["lastConsumedClientMessageIndex"] = str(self._messages - 1)  # int64: a string in JSON
             await self.send({"sessionResumptionUpdate": update})
+

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .._loopback import Handler, LoopbackServer
+from .._loopback import KEEP_CONNECTIONS, BoundedDict, BoundedLog, Handler, LoopbackServer
 from ..scenario import Scenario, load_scenario
 from ._protocol import Dialect
 from ._server_codec import ClientEvent
@@ -37,13 +37,18 @@ _KEY_PROTOCOL = "openai-insecure-api-key."
 
 @dataclass
 class ConnectionRecord:
-    """What one connection asked for and sent (for assertions and benchmarks)."""
+    """What one connection asked for and sent (for assertions and benchmarks).
+
+    ``received`` keeps the newest client events (``BoundedLog``), and keeps
+    ``input_audio_buffer.append`` events without their audio: a long call must not
+    grow the server.
+    """
 
     dialect: Dialect
     model: str
     path: str
     deployment: str | None = None  # Azure: the deployment named in the URL
-    received: list[ClientEvent] = field(default_factory=list)
+    received: list[ClientEvent] = field(default_factory=BoundedLog)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -75,8 +80,9 @@ class OpenAIRealtimeServer(LoopbackServer):
         self.pace = pace
         self.default_model = default_model
         self.azure_model = azure_model
-        self.connections: list[ConnectionRecord] = []
-        self.audio_sent_ms: dict[str, float] = {}  # assistant item id -> ms of its audio sent
+        # Both bounded: the newest connections, the newest items.
+        self.connections: list[ConnectionRecord] = BoundedLog(KEEP_CONNECTIONS)
+        self.audio_sent_ms: dict[str, float] = BoundedDict()  # assistant item id -> ms of its audio sent
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
 

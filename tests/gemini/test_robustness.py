@@ -1,6 +1,8 @@
 """A Gemini Live session survives any frame: a frame is handled or counted as malformed,
 never the end of the session, and a bad one never leaves a turn half-opened. The frames
-broken here are a real reply of the loopback server, captured over a socket."""
+broken here are a real reply of the loopback server, captured over a socket. And the
+loopback server stays flat: what it records is bounded, and keeps no audio but the newest
+replies'."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import math
 import random
 
 import aiohttp
+from aiohttp import WSMsgType
 
+from turnstile.adapters._loopback import KEEP_EVENTS
 from turnstile.adapters.gemini import GeminiLive
+from turnstile.adapters.gemini._client import ClientContent, RealtimeInput
 from turnstile.adapters.gemini._loopback import GeminiLiveServer
 from turnstile.adapters.gemini._session import GeminiLiveSession
 from turnstile.adapters.gemini._wire import encode_base64
-from turnstile.adapters.scenario import load_scenario
+from turnstile.adapters.scenario import ModelReply, Scenario, load_scenario
 from turnstile.machine import AudioDelta, ChatContext, ProviderEvent
 
 from ..test_socket import Events, TinyServer, mutated, ready_then, sender
@@ -110,3 +115,76 @@ async def test_a_stream_of_broken_frames_over_a_socket_never_ends_the_session() 
             assert session.malformed_events >= len(bad)
         finally:
             await session.aclose()
+
+
+# The loopback server's own limits -----------------------------------------------------------
+
+
+async def test_a_long_call_does_not_grow_the_servers_record() -> None:
+    scenario = Scenario.model_validate({"steps": [{"role": "model", "transcript": "Heard you."}]})
+    blob = {"mimeType": "audio/pcm;rate=16000", "data": encode_base64(bytes(320))}  # 10 ms of silence
+    chunk = json.dumps({"realtimeInput": {"audio": blob}})
+    sends = KEEP_EVENTS + 100
+    srv = GeminiLiveServer(scenario, pace=math.inf, playout_speed=math.inf)
+    async with srv, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(srv.url, headers={"x-goog-api-key": "g-test"})
+        await ws.send_str(json.dumps({"setup": {"model": "models/m"}}))
+        for _ in range(sends):
+            await ws.send_str(chunk)
+        await ws.send_str(json.dumps({"clientContent": {"turnComplete": True}}))
+        async with asyncio.timeout(20):
+            while b"turnComplete" not in (await ws.receive()).data:
+                pass
+        await ws.close()
+        record = srv.connections[0]
+    assert len(record.received) == KEEP_EVENTS and isinstance(record.received[-1], ClientContent)
+    assert {m.audio.data for m in record.received if isinstance(m, RealtimeInput) and m.audio} == {""}
+    sent_audio = [m for m in record.sent if "inlineData" in json.dumps(m)]
+    assert sent_audio and all(p["inlineData"]["data"] == "" for m in sent_audio
+                              for p in m["serverContent"]["modelTurn"]["parts"])  # fmt: skip
+    assert record.replies[0].audio == ModelReply(transcript="Heard you.").audio()  # kept where tests read it
+
+
+async def test_only_the_newest_replies_keep_their_audio() -> None:
+    steps = [{"role": "model", "transcript": t} for t in ("First.", "Second.", "Third.")]
+    srv = GeminiLiveServer(Scenario.model_validate({"steps": steps}), pace=math.inf, playout_speed=math.inf)
+    srv.reply_audio_kept = 2
+    async with srv, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(srv.url, headers={"x-goog-api-key": "g-test"})
+        await ws.send_str(json.dumps({"setup": {"model": "models/m"}}))
+        for _ in steps:
+            await ws.send_str(json.dumps({"clientContent": {"turnComplete": True}}))
+            async with asyncio.timeout(10):
+                while b"turnComplete" not in (await ws.receive()).data:
+                    pass
+        await ws.close()
+        replies = srv.connections[0].replies
+    assert [(r.transcript, r.audio_released, len(r.audio) > 0) for r in replies] == [
+        ("First.", True, False), ("Second.", False, True), ("Third.", False, True),
+    ]  # fmt: skip
+
+
+async def test_the_server_keeps_the_newest_resumption_handles() -> None:
+    steps = [{"role": "model", "transcript": t} for t in ("First.", "Second.", "Third.")]
+    srv = GeminiLiveServer(Scenario.model_validate({"steps": steps}), pace=math.inf, playout_speed=math.inf)
+    srv.handles.maxlen = 2  # type: ignore[attr-defined]
+    srv.connections.maxlen = 1  # type: ignore[attr-defined]
+    async with srv, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(srv.url, headers={"x-goog-api-key": "g-test"})
+        await ws.send_str(json.dumps({"setup": {"model": "models/m", "sessionResumption": {}}}))
+        issued: list[str] = []
+        for _ in steps:
+            await ws.send_str(json.dumps({"clientContent": {"turnComplete": True}}))
+            async with asyncio.timeout(10):  # the handle issued at the end of the turn
+                update: dict[str, str] = {}
+                while not update.get("newHandle"):
+                    update = json.loads((await ws.receive()).data).get("sessionResumptionUpdate") or {}
+            issued.append(update["newHandle"])
+        await ws.close()
+        assert list(srv.handles) == issued[1:]
+        # The oldest handle is forgotten: resuming from it is refused, as an expired handle is.
+        ws = await http.ws_connect(srv.url, headers={"x-goog-api-key": "g-test"})
+        await ws.send_str(json.dumps({"setup": {"model": "models/m", "sessionResumption": {"handle": issued[0]}}}))
+        closed = await ws.receive(timeout=10)
+        assert closed.type == WSMsgType.CLOSE and closed.data == 1008
+    assert len(srv.connections) == 1 and srv.connections[0].resumed_from is None

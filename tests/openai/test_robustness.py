@@ -1,6 +1,7 @@
 """An OpenAI Realtime session survives any frame (both dialects): a frame is handled or
 counted as malformed, never the end of the session. The frames broken here are a real
-reply of the loopback server, captured over a socket."""
+reply of the loopback server, captured over a socket. And the loopback server stays flat:
+what it records is bounded, and a client that never completes its request is closed."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import random
 import aiohttp
 import pytest
 
+from turnstile.adapters._loopback import KEEP_EVENTS, BoundedDict, BoundedLog
 from turnstile.adapters.openai import OpenAIRealtime
-from turnstile.adapters.openai._protocol import encode_audio
+from turnstile.adapters.openai._protocol import InputAudioBufferAppend, encode_audio
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.openai._session import OpenAIRealtimeSession
 from turnstile.adapters.scenario import load_scenario
@@ -112,3 +114,71 @@ async def test_a_stream_of_broken_frames_over_a_socket_never_ends_the_session(di
             assert session.malformed_events >= len(bad)
         finally:
             await session.aclose()
+
+
+# The loopback server's own limits -----------------------------------------------------------
+
+
+def test_bounded_records_keep_the_newest_entries() -> None:
+    log: BoundedLog[int] = BoundedLog(3)
+    log.extend(range(5))
+    log.append(5)
+    assert log == [3, 4, 5] and log[-2:] == [4, 5] and log.dropped == 3
+    table: BoundedDict[str, float] = BoundedDict(2)
+    table["a"], table["b"] = 1.0, 2.0
+    table["a"] += 1.0  # an update is not a new key: nothing is forgotten
+    table["c"] = 3.0
+    assert table == {"b": 2.0, "c": 3.0}
+
+
+async def test_a_long_call_does_not_grow_the_servers_record() -> None:
+    chunk = encode_audio(bytes(480))  # 10 ms of silence
+    appends = KEEP_EVENTS + 100
+    async with OpenAIRealtimeServer(load_scenario()) as srv, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(srv.url, headers={"Authorization": "Bearer sk-test"})
+        for _ in range(appends):
+            await ws.send_str(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+        await ws.send_str(json.dumps({"type": "input_audio_buffer.clear"}))
+        async with asyncio.timeout(20):
+            while '"input_audio_buffer.cleared"' not in (await ws.receive()).data:
+                pass
+        await ws.close()
+        record = srv.received[0]
+    assert len(record) == KEEP_EVENTS and record[-1].type == "input_audio_buffer.clear"
+    assert {e.audio for e in record if isinstance(e, InputAudioBufferAppend)} == {""}  # no audio kept
+    assert srv.connections[0].received.dropped == appends + 1 - KEEP_EVENTS  # type: ignore[attr-defined]
+
+
+async def test_a_client_that_never_completes_its_request_is_closed() -> None:
+    srv = OpenAIRealtimeServer(load_scenario())
+    srv.header_timeout_s = 0.2
+    async with srv, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(srv.url, headers={"Authorization": "Bearer sk-test"})
+        reader, writer = await asyncio.open_connection(srv.host, srv.port)
+        writer.write(b"GET /v1/realtime HTTP/1.1\r\nHost: loopback\r\n")  # and never the end of the headers
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+        assert asyncio.get_running_loop().time() - started < 2
+        writer.close()
+        # The websocket opened before it is idle longer than the header timeout and still served.
+        await ws.send_str(json.dumps({"type": "input_audio_buffer.clear"}))
+        async with asyncio.timeout(5):
+            while '"input_audio_buffer.cleared"' not in (await ws.receive()).data:
+                pass
+        await ws.close()
+
+
+async def test_the_server_keeps_the_newest_connections_and_items() -> None:
+    srv = OpenAIRealtimeServer(load_scenario(), pace=math.inf)
+    srv.connections.maxlen = 2  # type: ignore[attr-defined]
+    srv.audio_sent_ms.maxlen = 1  # type: ignore[attr-defined]
+    async with srv, aiohttp.ClientSession() as http:
+        for _ in range(3):
+            ws = await http.ws_connect(srv.url, headers={"Authorization": "Bearer sk-test"})
+            await ws.send_str(json.dumps({"type": "response.create"}))
+            async with asyncio.timeout(10):
+                while '"response.done"' not in (await ws.receive()).data:
+                    pass
+            await ws.close()
+    assert len(srv.connections) == 2 and srv.connections.dropped == 1  # type: ignore[attr-defined]
+    assert len(srv.audio_sent_ms) == 1
