@@ -108,6 +108,8 @@ class ReconnectingSocket:
         self._ready_at: float | None = None  # monotonic time this connection became ready
         self._closed = False
         self._planned = False
+        self._abandoned = False  # reconnect() dropped this connection
+        self._closing: set[asyncio.Task[Any]] = set()
         self.connects = 0
         self.unknown_events = 0
         self.malformed_events = 0
@@ -156,6 +158,17 @@ class ReconnectingSocket:
         if self._http is not None:
             await self._http.close()
 
+    def reconnect(self) -> None:
+        """Drop the current connection and connect anew: the agent waited too long for it
+        to become ready. The drop counts as a failed attempt; nothing if none is open."""
+        ws = self._ws
+        if ws is None or self._closed:
+            return
+        self._abandoned = True
+        task = asyncio.get_running_loop().create_task(ws.close(message=b"not ready in time"))
+        self._closing.add(task)  # held: the loop keeps only weak references to tasks
+        task.add_done_callback(self._closing.discard)
+
     async def reconnect_now(self) -> None:
         """Close the socket on purpose; the run loop reconnects at once (a planned hand-off)."""
         self._planned = True
@@ -165,7 +178,7 @@ class ReconnectingSocket:
     async def _run(self) -> None:
         attempt = 0
         while not self._closed:
-            self._ready_at = None
+            self._ready_at, self._abandoned = None, False
             reason, fatal = await self._connection()
             if self._closed:
                 return
@@ -217,7 +230,7 @@ class ReconnectingSocket:
                 self._ws = await self._http.ws_connect(
                     self.url,
                     headers=self.headers(),
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),  # type: ignore[call-arg]
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
                     heartbeat=self.heartbeat_s,
                     max_msg_size=self.max_msg_size,
                 )
@@ -242,6 +255,8 @@ class ReconnectingSocket:
                 msg = await ws.receive()
                 if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     self._frame(msg.data)
+                elif self._abandoned:  # our own close: not the server's reason, not its error
+                    return "no session ready in time: connecting anew"
                 elif msg.type == aiohttp.WSMsgType.CLOSE:
                     return self.close_reason(msg.data, msg.extra or "")
                 elif msg.type == aiohttp.WSMsgType.ERROR:

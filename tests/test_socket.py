@@ -25,6 +25,8 @@ from turnstile.adapters.openai._session import OpenAIRealtimeSession
 from turnstile.adapters.scenario import load_scenario
 from turnstile.machine import AgentError, ChatContext, ProviderEvent, RealtimeAgent, SessionLost
 
+from ._util import wait_until
+
 WsHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MARKER = "sk-MARKER-3f9a1c7e-never-shown"
 GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -128,9 +130,16 @@ def final_loss(ev: ProviderEvent) -> bool:
     return isinstance(ev, SessionLost) and not ev.will_reconnect
 
 
+QUICK_RETRIES: dict[str, Any] = {"max_retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+
+
 def openai_session(url: str, events: Events, **kw: Any) -> OpenAIRealtimeSession:
-    settings: dict[str, Any] = {"max_retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05} | kw
-    provider = OpenAIRealtime(api_key="sk-test", url=url, **settings)
+    provider = OpenAIRealtime(api_key="sk-test", url=url, **(QUICK_RETRIES | kw))
+    return provider.session(chat_ctx=ChatContext(), tools=[], on_event=events)
+
+
+def gemini_quick(url: str, events: Events, **kw: Any) -> ReconnectingSocket:
+    provider = GeminiLive(api_key="g-test", url=url, **(QUICK_RETRIES | kw))
     return provider.session(chat_ctx=ChatContext(), tools=[], on_event=events)
 
 
@@ -196,6 +205,44 @@ async def test_an_agent_against_a_flapping_server_closes_with_a_fatal_error() ->
 
 
 # Liveness ---------------------------------------------------------------------------------
+
+
+async def never_ready(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for _ in ws:
+        pass  # reads session.update, never answers it
+    return ws
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini"])
+async def test_reconnect_drops_a_connection_that_never_got_ready_as_a_failed_attempt(provider: str) -> None:
+    # What the agent does when initializing outlasts its session_timeout_s.
+    events = Events()
+    async with TinyServer(never_ready) as server:
+        if provider == "openai":
+            session: ReconnectingSocket = openai_session(server.url, events, max_retries=1)
+        else:
+            session = gemini_quick(server.gemini_url, events, max_retries=1)
+        session.reconnect()  # nothing open yet: nothing happens
+        connecting = asyncio.ensure_future(session.connect())
+        try:
+            await wait_until(lambda: session._ws is not None, timeout=5)
+            session.reconnect()
+            lost = await events.wait_for(lambda ev: isinstance(ev, SessionLost))
+            assert isinstance(lost, SessionLost) and lost.will_reconnect and "no session ready" in lost.reason
+            await wait_until(lambda: session.connects == 2 and session._ws is not None, timeout=5)
+            session.reconnect()  # the second in a row: past max_retries=1
+            await events.wait_for(final_loss)
+            with pytest.raises(ConnectionError, match="gave up after 1 reconnects: no session ready"):
+                await asyncio.wait_for(connecting, 5)
+        finally:
+            connecting.cancel()
+            await session.aclose()
+    assert server.connections == 2
+    assert [ev.kind for ev in events.items] == ["session_lost", "session_lost"]  # no error of the server's
+
+
 
 
 async def test_a_server_that_never_answers_the_upgrade_times_out_each_attempt() -> None:

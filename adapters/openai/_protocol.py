@@ -98,8 +98,8 @@ from ._common_events import (
 )
 
 if TYPE_CHECKING:
-    from ._beta import BetaClientEvent, BetaServerEvent
-    from ._ga import GAClientEvent, GAServerEvent
+    from ._beta import BetaServerEvent
+    from ._ga import GAServerEvent
 
 __all__ = [
     "CachedTokenDetails", "ClientEventModel", "ClientModel", "ConversationCreated", "ConversationInfo",
@@ -219,7 +219,7 @@ def parse_server_event(raw: str | bytes, dialect: Dialect = "ga") -> ServerModel
     return _validate(model, data, event_type)
 
 
-def dump_client_event(event: GAClientEvent | BetaClientEvent) -> str:
+def dump_client_event(event: ClientEventModel) -> str:
     """Serialise one client event to the JSON text of a websocket frame."""
     if not isinstance(event, ClientEventModel):
         raise TypeError(f"not a client event: {type(event).__name__}")
