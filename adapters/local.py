@@ -48,6 +48,8 @@ class LocalSpeaker:
         self.heard_after_clear_samples = 0
         self.clears = 0
         self.recording: bytearray | None = bytearray() if record else None
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._listener = asyncio.get_running_loop().create_task(self._listen(), name="speaker")
 
     @property
@@ -67,7 +69,16 @@ class LocalSpeaker:
         self._queued += n
         self.written_samples += n
         self._drained.clear()
+        await self._flowing.wait()
         await self._source.capture_frame(rtc.AudioFrame(pcm, self._rate, 1, n))
+
+    def stall(self) -> None:
+        """A fault: the room stops taking audio (writes wait, nothing drains) until
+        :meth:`resume`. What a frozen media pipeline looks like to the agent."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def clear(self) -> None:
         self._source.clear_queue()

@@ -104,6 +104,9 @@ class ScriptedSession:
     def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
         self._record("send_tool_outputs", outputs=list(outputs))
 
+    def reconnect(self) -> None:
+        self._record("reconnect")
+
     def update_chat_ctx(self, ctx: ChatContext) -> None:
         self.chat_ctx = ctx.copy()
         self._record("update_chat_ctx", messages=len(ctx.messages))

@@ -80,6 +80,7 @@ class RealtimeAgent:
             listeners=[self.trace.listener(), _Observer(self), *user_listeners],
         )
         self._state = self._leaf()
+        self._runtime.leaf = lambda: self._state
         # Events the chart would drop in the current leaf are dropped here, before the
         # engine's macrostep (most of an event's cost): a response.done while speaking, a
         # response.created already thinking. Only where the chart drops them silently.
@@ -132,6 +133,8 @@ class RealtimeAgent:
     async def start(self, room: RoomPort, participant: str | None = None) -> None:
         if self._started:
             raise RuntimeError("this agent was already started; create a new RealtimeAgent")
+        if self._released:
+            raise RuntimeError("this agent was closed before it started; create a new RealtimeAgent")
         self._started = True
         caps = self.provider.capabilities
         self._link = link = await room.link(participant, output_sample_rate=caps.output_sample_rate)
@@ -161,6 +164,9 @@ class RealtimeAgent:
         """Ask the model to answer now (after a manual turn, or to speak first)."""
         rt, session = self._runtime, self._session
         if session is None or rt.closed:
+            return
+        if self._state == "initializing":
+            rt.reply_wanted = True  # asked for once the session is ready
             return
         if rt.responses:
             if on_duplicate == "cancel_new":

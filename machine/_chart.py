@@ -26,13 +26,17 @@ class AgentChart(StateChart):  # type: ignore[misc]
     allow_event_without_transition = True
 
     class active(State.Compound):  # type: ignore[misc]
-        initializing = State(initial=True)
+        initializing = State(initial=True, enter="expect_session", exit="stop_expecting_session")
         listening = State()
         thinking = State(enter="expect_response", exit="stop_expecting_response")
-        speaking = State()
+        speaking = State(enter="watch_playout", exit="stop_watching_playout")
         interrupted = State()
 
         session_ready = initializing.to(listening, on="start_forwarding_audio")
+        # Connected, but no session became ready in time (a server that took the upgrade
+        # and went quiet): drop that connection and connect anew. The socket's retry
+        # bound turns a server that never gets ready into a fatal session_lost, then closed.
+        session_timeout = initializing.to.itself(on="restart_session")
 
         user_speech_started = (
             listening.to.itself(internal=True)
@@ -62,6 +66,13 @@ class AgentChart(StateChart):  # type: ignore[misc]
         response_done = thinking.to(listening, cond="nothing_pending")
         # No response began in time (the request was lost or refused): never think forever.
         response_timeout = thinking.to(listening, on="give_up_on_response")
+        # A response began, then stopped streaming (or audio came for an item no response
+        # announced, then nothing): cancel it and keep what was heard, as a barge-in does.
+        response_stalled = thinking.to(listening, on="abandon_response") | speaking.to(
+            interrupted, on="abandon_response"
+        )
+        # The room stopped taking the agent's audio: the same, from what was heard.
+        playout_stalled = speaking.to(interrupted, on="abandon_response")
         playout_done = speaking.to(
             thinking, cond="reply_pending", on="commit_agent_speech"
         ) | speaking.to(listening, on="commit_agent_speech")
@@ -73,6 +84,9 @@ class AgentChart(StateChart):  # type: ignore[misc]
 
     session_lost = active.to(active.initializing, on="recover_session")
     close = active.to(closed, on="release")
+    # A tool did not return within tool_timeout_s, whatever the turn is doing: it is
+    # cancelled and answered with an error output, so the model is never left waiting.
+    tool_timeout = active.to(None, on="abandon_tools")
 
     # A failing action becomes this internal event (SCXML's error.execution): reported,
     # never raised into the provider's reader task.
@@ -147,6 +161,20 @@ class ChartActions:
     def stop_expecting_response(self) -> None: ...
 
     def give_up_on_response(self) -> None: ...
+
+    def expect_session(self) -> None: ...
+
+    def stop_expecting_session(self) -> None: ...
+
+    def restart_session(self) -> None: ...
+
+    def watch_playout(self) -> None: ...
+
+    def stop_watching_playout(self) -> None: ...
+
+    def abandon_response(self, event: Any = None) -> None: ...
+
+    def abandon_tools(self, **event: Any) -> None: ...
 
     def recover_session(self) -> None: ...
 

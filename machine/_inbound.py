@@ -45,6 +45,7 @@ class ProviderEventHandlers:
 
     def _on_session_ready(self: Runtime, ev: Any) -> None:
         self.send("session_ready")
+        self.flush_reply()  # a reply owed from before the session was (re)established
 
     def _on_session_lost(self: Runtime, ev: Any) -> None:
         self.send("session_lost", reason=ev.reason)
@@ -73,7 +74,11 @@ class ProviderEventHandlers:
     def _on_response_created(self: Runtime, ev: Any) -> None:
         response = self.responses[ev.response_id] = InFlightResponse(ev.response_id)
         self.awaiting_response = False
+        # Whoever asked for it, a response that begins now answers what is owed so far
+        # (tool outputs already sent): asking again after it would answer twice.
+        self.reply_wanted = False
         self.response_deadline.disarm()
+        self.stream_deadline.touch()
         if self._cancel_next:
             self._cancel_next = False
             response.cancelled = True
@@ -87,6 +92,7 @@ class ProviderEventHandlers:
         pass  # audio_started is decided on the first audio, text_response on content done
 
     def _on_transcript_delta(self: Runtime, ev: Any) -> None:
+        self.stream_deadline.touch()
         key = (ev.item_id, ev.content_index)
         handle = self.handles.get(key)
         if handle is not None:
@@ -96,7 +102,7 @@ class ProviderEventHandlers:
                     and self.player.current is handle:
                 tr.push_text(ev.delta)
         elif key not in self._refused:
-            self._early_text.setdefault(key, []).append(ev.delta)
+            self._early_text.setdefault(key, list).append(ev.delta)
 
     def _on_audio(self: Runtime, ev: AudioDelta) -> None:
         key = (ev.item_id, ev.content_index)
@@ -113,8 +119,9 @@ class ProviderEventHandlers:
             handle = self.handles.get(key)
             if handle is None:  # the chart did not take it (a barge-in came first)
                 self._refused.add(key)
-                self._early_text.pop(key, None)
+                self._early_text.pop(key, [])
                 return
+        self.stream_deadline.touch()  # audio no response announced is watched too
         response = self.responses.get(ev.response_id)
         if response is not None and response.first_audio_at is None:
             response.first_audio_at = time.monotonic()
@@ -122,6 +129,7 @@ class ProviderEventHandlers:
         self.player.push(handle, ev.data)
 
     def _on_response_content_done(self: Runtime, ev: Any) -> None:
+        self.stream_deadline.touch()
         key = (ev.item_id, ev.content_index)
         if ev.modality == "text":
             self.send("text_response", item_id=ev.item_id, text=ev.text)

@@ -19,7 +19,9 @@ DEFAULT_STATE_MAP: dict[str, str] = {
 
 
 class AgentOptions(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # A misspelt option (``allow_interuptions``) or a NaN deadline is refused at
+    # construction, with the field's name, not ignored until the call misbehaves.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     allow_interruptions: bool = True
     max_text_response_retries: int = Field(default=5, ge=0)
@@ -33,6 +35,19 @@ class AgentOptions(BaseModel):
     """How long ``thinking`` waits for a response to begin (none is under way, no tool is
     running) before giving up: a recoverable ``response_timeout`` error, then listening.
     ``None`` waits for the next turn instead."""
+    response_stall_timeout_s: float | None = Field(default=15.0, gt=0)
+    """How long a response under way may go without streaming anything while the agent
+    waits on it (nothing left to play): then it is cancelled, what was heard is kept, and
+    a recoverable ``response_stalled`` error is emitted. ``None`` waits forever."""
+    playout_stall_timeout_s: float | None = Field(default=5.0, gt=0)
+    """How long the room may stop taking the agent's audio (nothing heard advances while
+    audio is queued) before the response is abandoned: ``playout_stalled``."""
+    tool_timeout_s: float | None = Field(default=30.0, gt=0)
+    """How long a tool may run before it is cancelled and answered with an error output
+    (a recoverable ``tool_timeout`` error). ``None`` lets tools run as long as they like."""
+    session_timeout_s: float | None = Field(default=20.0, gt=0)
+    """How long ``initializing`` waits for a connected session to become ready before
+    it connects anew (``session_timeout``); the provider's retry bound ends it."""
 
 
 class AgentError(BaseModel):

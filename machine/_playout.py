@@ -103,6 +103,22 @@ class Player:
     def playing(self) -> bool:
         return bool(self._queue)
 
+    @property
+    def awaiting_input(self) -> bool:
+        """Some queued item is still to receive audio from the model."""
+        return any(not h.input_done for h in self._queue)
+
+    @property
+    def starved(self) -> bool:
+        """Playing, but waiting for the model: nothing left to write, nothing in the room."""
+        current = self.current
+        return (
+            current is not None
+            and not current._chunks
+            and not current.input_done
+            and self._output.queued_samples == 0
+        )
+
     def play(self, item_id: str, content_index: int, response_id: str) -> PlayoutHandle:
         handle = PlayoutHandle(item_id, content_index, response_id)
         if self._closed:

@@ -95,6 +95,10 @@ class RealtimeSession(Protocol):
 
     def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None: ...
 
+    def reconnect(self) -> None:
+        """Drop the current connection and connect anew, counted as a failed attempt
+        (a connected server that never became ready); nothing if none is open."""
+
     def update_chat_ctx(self, ctx: ChatContext) -> None:
         """Replace the conversation the provider holds with ``ctx``."""
 

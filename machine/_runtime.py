@@ -11,14 +11,15 @@ from typing import Any
 
 from ._chart import ChartActions
 from ._chat import ChatContext, ChatMessage
-from ._deadline import Deadline
 from ._emitter import EventEmitter
-from ._events import FunctionCall
 from ._inbound import ProviderEventHandlers
+from ._liveness import LivenessActions
 from ._metrics import InFlightResponse
 from ._options import AgentError, AgentOptions
 from ._playout import Player, PlayoutHandle
 from ._ports import AgentTranscription, Capabilities, RealtimeSession
+from ._recent import RecentKeys
+from ._tool_runs import ToolActions
 from ._tools import Toolbox, ToolOutput
 from ._transcript import heard_text
 
@@ -27,7 +28,7 @@ __all__ = ["Runtime"]
 logger = logging.getLogger("turnstile.agent")
 
 
-class Runtime(ProviderEventHandlers, ChartActions):
+class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions):
     """The chart's model: its guards read this object, its actions act through it; provider
     events come in through the handlers it inherits."""
 
@@ -47,6 +48,7 @@ class Runtime(ProviderEventHandlers, ChartActions):
         self.chat_ctx = chat_ctx
         self.emitter = emitter
         self.send = send  # the chart's send, bound by the agent
+        self.leaf: Callable[[], str] = lambda: "initializing"  # the chart's, bound by the agent
         self.session: RealtimeSession | None = None
         self.player: Player | None = None
         self.set_forwarding: Callable[[bool], None] = lambda ready: None
@@ -54,12 +56,15 @@ class Runtime(ProviderEventHandlers, ChartActions):
         self.publish_user_transcript: Callable[[str | None, str], None] = lambda item_id, text: None
         self.responses: dict[str, InFlightResponse] = {}
         self.handles: dict[tuple[str, int], PlayoutHandle] = {}
-        self._early_text: dict[tuple[str, int], list[str]] = {}
-        self._refused: set[tuple[str, int]] = set()
-        self._dropped_responses: set[str] = set()
+        # Bounded: a long call must not grow these with every item and response.
+        self._early_text: RecentKeys[tuple[str, int], list[str]] = RecentKeys()
+        self._refused: RecentKeys[tuple[str, int], None] = RecentKeys()
+        """Items the chart refused, and items already played: their late audio is dropped."""
+        self._dropped_responses: RecentKeys[str, None] = RecentKeys()
         self._to_commit: list[PlayoutHandle] = []
         self._tool_tasks: dict[str, asyncio.Task[ToolOutput]] = {}
         self._tool_batches: set[asyncio.Task[None]] = set()
+        self._timed_out: set[str] = set()
         self.text_retries = 0
         self.reply_wanted = False
         self.awaiting_response = False
@@ -68,8 +73,7 @@ class Runtime(ProviderEventHandlers, ChartActions):
         """A barge-in came before the awaited response began: cancel it when it does."""
         self.user_speaking_since: float | None = None
         self.closed = False
-        self.response_deadline = Deadline(options.response_timeout_s, self._response_overdue)
-        """Armed while thinking waits for a response to begin."""
+        self._init_deadlines()
 
     # Guards ---------------------------------------------------------------------------
     def interruption_allowed(self) -> bool:
@@ -101,6 +105,7 @@ class Runtime(ProviderEventHandlers, ChartActions):
         if self.awaiting_response:
             self.awaiting_response = False
             self._cancel_next = True
+            self.stream_deadline.touch()  # if it never begins, the mark expires with it
         live = [r for r in self.responses.values() if not r.cancelled]
         for r in live:
             r.cancelled = True
@@ -133,18 +138,20 @@ class Runtime(ProviderEventHandlers, ChartActions):
         assert self.player is not None
         key = (event["item_id"], event.get("content_index", 0))
         handle = self.player.play(key[0], key[1], event["response_id"])
-        for delta in self._early_text.pop(key, ()):
+        for delta in self._early_text.pop(key, []):
             handle.add_text(delta)
         self.handles[key] = handle
         self.text_retries = 0
 
     def on_playout_started(self, handle: PlayoutHandle) -> None:
+        self.playout_deadline.touch()
         if self.transcription is not None:
             self.transcription.start(handle.item_id)
             self.transcription.push_text(handle.transcript)  # what arrived before the audio
         self.emitter.emit("agent_started_speaking")
 
     def on_playout_progress(self, handle: PlayoutHandle) -> None:
+        self.playout_deadline.touch()
         if self.transcription is not None and self.player is not None:
             self.transcription.heard(self.player.heard_samples(handle), self.player.sample_rate)
 
@@ -181,49 +188,12 @@ class Runtime(ProviderEventHandlers, ChartActions):
             f"the model answered in text after {retries} recovery attempts",
         )
 
-    def run_tools(self, **event: Any) -> None:
-        calls: tuple[FunctionCall, ...] = tuple(event.get("calls", ()))
-        self.emitter.emit("function_calls_collected", list(calls))
-        batch = asyncio.get_running_loop().create_task(self._run_tools(calls), name="tools")
-        self._tool_batches.add(batch)
-        batch.add_done_callback(self._tool_batches.discard)
-
-    async def _run_tools(self, calls: tuple[FunctionCall, ...]) -> None:
-        loop = asyncio.get_running_loop()
-        tasks = {c.call_id: loop.create_task(self.toolbox.call(c.call_id, c.name, c.arguments)) for c in calls}
-        self._tool_tasks.update(tasks)
-        outputs: list[ToolOutput] = []
-        for call_id, task in tasks.items():
-            try:
-                outputs.append(await task)
-            except asyncio.CancelledError:
-                if self.closed:
-                    raise
-                logger.info("tool call %s was cancelled by the provider; not answering", call_id)
-            finally:
-                self._tool_tasks.pop(call_id, None)
-        if self.closed:
-            return
-        for call in calls:  # the call, then its output: providers replay them in that order
-            self.chat_ctx.messages.append(
-                ChatMessage(role="assistant", text=call.arguments, tool_call_id=call.call_id, name=call.name)
-            )
-        for out in outputs:
-            self.chat_ctx.messages.append(
-                ChatMessage(role="tool", text=out.output, tool_call_id=out.call_id, name=out.name)
-            )
-        if outputs and self.session is not None:
-            self.session.send_tool_outputs(outputs)
-            self.reply_wanted = True
-        self.emitter.emit("function_calls_finished", outputs)
-        # This task is still in _tool_batches while it runs; leave it before asking.
-        self._tool_batches.discard(asyncio.current_task())  # type: ignore[arg-type]
-        self.flush_reply()
-
     def flush_reply(self) -> None:
         """Ask for the reply a tool owes, once nothing is playing and nothing is in flight."""
         if not self.reply_wanted or self.closed or self.responses:
             return
+        if self.leaf() in ("initializing", "closed"):
+            return  # asked once the session is ready (start_forwarding_audio)
         if self.player is not None and self.player.playing:
             return  # a tool's reply waits for the current playout to end
         self.reply_wanted = False
@@ -235,22 +205,6 @@ class Runtime(ProviderEventHandlers, ChartActions):
             self.session.create_response()
         self.response_deadline.arm()  # also while already thinking (a tool's reply)
         self.send("reply_requested")
-
-    def expect_response(self) -> None:
-        self.response_deadline.arm()
-
-    def stop_expecting_response(self) -> None:
-        self.response_deadline.disarm()
-
-    def _response_overdue(self) -> None:
-        if self.closed or self.responses or self._tool_batches:
-            return  # something is under way: its own events move the chart on
-        self.send("response_timeout")
-
-    def give_up_on_response(self) -> None:
-        self.awaiting_response = False
-        seconds = self.response_deadline.seconds
-        self.error("response_timeout", f"no response began within {seconds:g} s; listening again")
 
     def commit_agent_speech(self) -> None:
         assert self.player is not None
@@ -274,7 +228,9 @@ class Runtime(ProviderEventHandlers, ChartActions):
                     role="assistant", text=text, id=handle.item_id, interrupted=handle.interrupted
                 )
             )
-            self.handles.pop((handle.item_id, handle.content_index), None)
+            key = (handle.item_id, handle.content_index)
+            self.handles.pop(key, None)
+            self._refused.add(key)  # played: late audio for it must not play it again
             self.emitter.emit(
                 "agent_speech_interrupted" if handle.interrupted else "agent_speech_committed",
                 text,
@@ -283,20 +239,26 @@ class Runtime(ProviderEventHandlers, ChartActions):
 
     def recover_session(self) -> None:
         self.set_forwarding(False)
+        heard: set[str] = set()
         if self.player is not None and self.player.playing:
             handle = self.player.interrupt()
             if handle is not None:
                 self._to_commit.append(handle)
                 self.emitter.emit("agent_stopped_speaking")
+                if self.player.heard_samples(handle) > 0:
+                    heard.add(handle.response_id)
             self.commit_agent_speech()
-        # Responses in flight died with the socket; a pending tool reply is asked anew.
-        self.reply_wanted = self.reply_wanted or self.awaiting_response or bool(self.responses)
-        self.awaiting_response = False
-        self.responses.clear()
+        # Responses in flight died with the socket. A reply asked for and not yet heard
+        # is owed anew, once the new session is ready; one the user already heard part of
+        # is in the conversation as heard, and asking again would say it twice.
+        unheard = any(r.id not in heard for r in self.responses.values() if not r.cancelled)
+        self.reply_wanted = self.reply_wanted or self.awaiting_response or unheard
+        self.forget_responses()
         self.handles.clear()
 
     def release(self) -> None:
         self.closed = True
+        self._disarm_deadlines()
         self.set_forwarding(False)
         if self.player is not None and self.player.playing:
             handle = self.player.interrupt()

@@ -6,6 +6,7 @@ is either walked (and the test needs to know how to cause its event) or it fails
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -44,8 +45,8 @@ def add(a: int, b: int) -> int:
 class Driver:
     """Causes each chart event the way a provider or a user would."""
 
-    def __init__(self, agent: RealtimeAgent, session: ScriptedSession) -> None:
-        self.agent, self.s = agent, session
+    def __init__(self, agent: RealtimeAgent, session: ScriptedSession, room: LocalRoom) -> None:
+        self.agent, self.s, self.room = agent, session, room
         self.rid = self.iid = ""
 
     async def cause(self, step: PathStep) -> None:
@@ -89,18 +90,32 @@ class Driver:
             if not step.guards.get("reply_pending", False):
                 s.emit(ResponseDone(response_id=self.rid))
                 self.rid = ""
-        elif ev == "response_timeout":
+        elif ev in ("response_timeout", "session_timeout"):
             pass  # nothing comes: the agent's deadline (short on this path) gives up by itself
+        elif ev == "response_stalled":
+            if not self.rid:  # a response begins, then the stream goes quiet
+                self.rid = f"r{next(_ids)}"
+                s.emit(ResponseCreated(response_id=self.rid))
+        elif ev == "playout_stalled":
+            self.room.speaker.stall()  # the room stops taking the agent's audio
         else:  # a new event in the chart: teach the driver how to cause it
             pytest.fail(f"the driver cannot cause {ev!r}; add it to Driver.cause")
 
 
 def _options(path: TransitionPath) -> AgentOptions:
     guards = {k: v for step in path.steps for k, v in step.guards.items()}
-    # The response deadline is short only where the path waits for it to pass.
-    timeout = 0.05 if path.transition.event == "response_timeout" else 15.0
+    # A deadline is short only where the path waits for it to pass.
+    event = path.transition.event
+
+    def deadline(name: str) -> float:
+        return 0.05 if event == name else 15.0
+
     return AgentOptions(
-        max_text_response_retries=1 if guards.get("retries_left", True) else 0, response_timeout_s=timeout
+        max_text_response_retries=1 if guards.get("retries_left", True) else 0,
+        response_timeout_s=deadline("response_timeout"),
+        session_timeout_s=deadline("session_timeout"),
+        response_stall_timeout_s=deadline("response_stalled"),
+        playout_stall_timeout_s=deadline("playout_stalled"),
     )
 
 
@@ -110,17 +125,33 @@ async def test_walk_to_every_declared_transition(path: TransitionPath) -> None:
     agent = RealtimeAgent(provider, tools=[add], options=_options(path))
     await agent.start(room)
     await provider.last_session.wait_sent("connect")
-    driver = Driver(agent, provider.last_session)
+    driver = Driver(agent, provider.last_session, room)
     try:
         for step in path.steps:
             assert agent.state == step.source, f"before {step.event}: {agent.trace.path}"
+            taken = len(agent.trace.records)
             await driver.cause(step)
+            if step.source == step.target:  # a self-transition: wait for it in the trace
+                await _wait_for_record(agent, taken, step.event)
             await agent.wait_for_state(step.target, timeout=5)
         t = path.transition
         assert (t.event, t.source, t.target) in agent.trace.transitions, agent.trace.transitions
     finally:
         await agent.aclose()
         await room.aclose()
+
+
+async def _wait_for_record(agent: RealtimeAgent, after: int, event: str) -> None:
+    """Until the trace has a record of ``event`` after its first ``after`` records.
+
+    Self-transitions the driver causes are recorded before ``cause`` returns; a timeout's
+    comes later, and it reports itself with an ``error``: that is what is waited on."""
+    reported = asyncio.Event()
+    agent.on("error", lambda err: reported.set())
+    async with asyncio.timeout(5):
+        while not any(r.event == event for r in list(agent.trace.records)[after:]):
+            await reported.wait()
+            reported.clear()
 
 
 def test_every_transition_has_a_path_except_from_transient_states() -> None:

@@ -1,0 +1,138 @@
+"""The chart's ways out, carried out: every state but ``listening`` and ``closed`` has a
+deadline whose expiry is a chart event, so an agent is never left initializing, thinking or
+speaking because a server or a room went quiet.
+
+- ``initializing``: no session ready within ``session_timeout_s`` -> ``session_timeout``.
+- ``thinking``: no response began within ``response_timeout_s`` -> ``response_timeout``.
+- ``thinking``/``speaking``: a response under way streamed nothing for
+  ``response_stall_timeout_s`` while nothing was left to play -> ``response_stalled``.
+- ``speaking``: the room took none of the agent's audio for ``playout_stall_timeout_s`` ->
+  ``playout_stalled``.
+- any: a tool ran past ``tool_timeout_s`` -> ``tool_timeout`` (see ``_tool_runs``).
+
+The deadlines are armed by the states' entry actions and by the stream's own events, and
+touched (not re-created) on progress, so the audio path pays a float store per delta.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._deadline import Deadline
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+__all__ = ["LivenessActions"]
+
+logger = logging.getLogger("turnstile.agent")
+
+
+class LivenessActions:
+    """The deadline actions of :class:`Runtime` (a base of it, like the inbound handlers)."""
+
+    def _init_deadlines(self: Runtime) -> None:
+        o = self.options
+        self.session_deadline = Deadline(o.session_timeout_s, self._session_overdue)
+        """Armed while initializing: a connected session must become ready."""
+        self.response_deadline = Deadline(o.response_timeout_s, self._response_overdue)
+        """Armed while thinking waits for a response to begin."""
+        self.stream_deadline = Deadline(o.response_stall_timeout_s, self._stream_overdue)
+        """Touched by every event of a response under way; looked at only when it fires."""
+        self.playout_deadline = Deadline(o.playout_stall_timeout_s, self._playout_overdue)
+        """Armed while speaking; touched whenever the room takes a write."""
+
+    def _disarm_deadlines(self: Runtime) -> None:
+        for d in (self.session_deadline, self.response_deadline, self.stream_deadline,
+                  self.playout_deadline):
+            d.disarm()
+
+    # initializing ---------------------------------------------------------------------
+    def expect_session(self: Runtime) -> None:
+        self.session_deadline.arm()
+
+    def stop_expecting_session(self: Runtime) -> None:
+        self.session_deadline.disarm()
+
+    def _session_overdue(self: Runtime) -> None:
+        if not self.closed:
+            self.send("session_timeout")
+
+    def restart_session(self: Runtime) -> None:
+        seconds = self.session_deadline.seconds
+        self.error("session_timeout", f"no session became ready within {seconds:g} s; reconnecting")
+        if self.session is not None:
+            self.session.reconnect()
+
+    # thinking: a response must begin ---------------------------------------------------
+    def expect_response(self: Runtime) -> None:
+        self.response_deadline.arm()
+
+    def stop_expecting_response(self: Runtime) -> None:
+        self.response_deadline.disarm()
+
+    def _response_overdue(self: Runtime) -> None:
+        if self.closed or self.responses or self._tool_batches:
+            return  # under way: the stream and tool deadlines watch those
+        self.send("response_timeout")
+
+    def give_up_on_response(self: Runtime) -> None:
+        self.awaiting_response = False
+        seconds = self.response_deadline.seconds
+        self.error("response_timeout", f"no response began within {seconds:g} s; listening again")
+
+    # thinking, speaking: a response must keep streaming --------------------------------
+    def _waiting_on_stream(self: Runtime) -> bool:
+        player = self.player
+        return bool(self.responses) or self._cancel_next or (
+            player is not None and player.awaiting_input
+        )
+
+    def _stream_overdue(self: Runtime) -> None:
+        if self.closed or not self._waiting_on_stream():
+            return
+        if self.player is not None and self.player.playing and not self.player.starved:
+            self.stream_deadline.arm()  # still playing what came: the user is not waiting
+            return
+        logger.warning("the response stopped streaming; abandoning it")
+        self.send("response_stalled")
+        # Whatever the chart did with it (in listening it takes no transition), the
+        # responses that went quiet are forgotten: nothing may wait on them any more.
+        self.forget_responses()
+
+    def forget_responses(self: Runtime) -> None:
+        for r in self.responses.values():
+            r.cancelled = True
+            self._dropped_responses.add(r.id)
+        self.responses.clear()
+        self.awaiting_response = False
+        self._cancel_next = False
+        self.stream_deadline.disarm()
+
+    def abandon_response(self: Runtime, event: Any = None) -> None:
+        code = str(event) if event else "response_stalled"
+        if self.player is not None:
+            self.barge_in()  # stop playout, cancel, truncate at the heard position
+        else:
+            self.cancel_response()
+        self.forget_responses()
+        what = "the room stopped playing" if code == "playout_stalled" else "the response stopped streaming"
+        self.error(code, f"{what}; the response was abandoned at what was heard")
+
+    # speaking: the room must keep taking audio ------------------------------------------
+    def watch_playout(self: Runtime) -> None:
+        self.playout_deadline.arm()
+
+    def stop_watching_playout(self: Runtime) -> None:
+        self.playout_deadline.disarm()
+
+    def _playout_overdue(self: Runtime) -> None:
+        player = self.player
+        if self.closed or player is None or not player.playing:
+            return
+        if player.starved:
+            self.playout_deadline.arm()  # waiting for the model, not the room
+            return
+        logger.warning("the room stopped taking the agent's audio; abandoning the response")
+        self.send("playout_stalled")
