@@ -192,6 +192,7 @@ class RealtimeAgent:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.toolbox.aclose()  # never waits for a hung sync tool's thread
         if self._runtime.player is not None:
             await self._runtime.player.aclose()
         if self._publisher is not None:

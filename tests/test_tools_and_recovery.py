@@ -206,9 +206,10 @@ async def test_a_dropped_session_stops_playout_and_recovers(turnstile_harness: H
     assert not h.agent._runtime.player.playing  # type: ignore[union-attr]
     assert h.agent.forwarder is not None and not h.agent.forwarder.ready
     s.emit(SessionReady())
-    assert h.agent.state == "listening"
     assert h.agent.forwarder.ready
-    h.agent.trace.assert_visits("speaking", "initializing", "listening")
+    # None of the answer was heard: it is owed, and asked for once the session is back.
+    assert h.agent.state == "thinking" and s.names().count("create_response") == 1
+    h.agent.trace.assert_visits("speaking", "initializing", "listening", "thinking")
 
 
 async def test_losing_the_session_for_good_is_a_non_recoverable_error(
