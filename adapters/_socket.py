@@ -19,8 +19,11 @@ What keeps a session alive, and what ends it:
   (``heartbeat_s / 2`` later) as a drop, and a frame over ``max_msg_size`` is a counted,
   logged drop that reconnects.
 * Nothing raised or logged carries a secret: aiohttp's handshake errors hold the request
-  headers (the API key), so they are replaced by a plain ``ConnectionError`` that only
-  says what happened, and every reason string has the header values blanked out.
+  headers (the API key), so what ends a session is a ``FatalClose`` or ``ConnectionError``
+  built from a plain description (no cause, no context), and every reason string has the
+  header values blanked out.
+* ``reconnect()`` drops a connection that never became ready (the agent's session
+  timeout); it counts as a failed attempt.
 """
 
 from __future__ import annotations
