@@ -5,22 +5,41 @@
         h.session.start_audio_response(pcm_tone(300), transcript="Hi!")
         await h.agent.wait_for_state("speaking")
         h.agent.trace.assert_visits("listening", "thinking", "speaking")
+
+The async fixtures (``local_room``, ``turnstile_harness``) run on pytest-asyncio, which
+comes with ``pip install 'turnstile-agents[pytest]'``. An ``async def`` test that takes one
+of them directly is run as an asyncio test in any project, whatever its ``asyncio_mode``;
+other async tests need ``@pytest.mark.asyncio`` (or ``asyncio_mode = auto``) as usual.
+
+Installing the package registers this plugin in every pytest run of the environment, so
+it must never break an unrelated project: it imports nothing heavy at load, and without
+pytest-asyncio it still loads, ``scripted_provider`` still works, and the async fixtures
+fail their test with one line that says what to install.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_asyncio
 
-from turnstile.machine import Capabilities, RealtimeAgent
+if TYPE_CHECKING:  # imported by the fixtures: pytest start-up must not load LiveKit
+    from turnstile.machine import RealtimeAgent
 
-from .local import LocalRoom
-from .scripted import ScriptedRealtime, ScriptedSession
+    from .local import LocalRoom
+    from .scripted import ScriptedRealtime, ScriptedSession
 
 __all__ = ["Harness", "scripted_provider", "local_room", "turnstile_harness"]
+
+_ASYNC_FIXTURES = frozenset({"local_room", "turnstile_harness"})
+MISSING_PYTEST_ASYNCIO = (
+    "the turnstile fixtures local_room and turnstile_harness need pytest-asyncio: "
+    "pip install 'turnstile-agents[pytest]'"
+)
 
 
 @dataclass
@@ -37,23 +56,90 @@ class Harness:
 @pytest.fixture
 def scripted_provider() -> ScriptedRealtime:
     """A scripted provider with OpenAI-like capabilities (truncation, 24 kHz both ways)."""
+    from turnstile.machine import Capabilities
+
+    from .scripted import ScriptedRealtime
+
     return ScriptedRealtime(Capabilities())
 
 
-@pytest_asyncio.fixture
-async def local_room() -> AsyncIterator[LocalRoom]:
+async def _local_room() -> AsyncIterator[LocalRoom]:
+    """A LocalRoom (real ``livekit.rtc`` audio objects, no server), closed after the test."""
+    from .local import LocalRoom
+
     room = LocalRoom()
     yield room
     await room.aclose()
 
 
-@pytest_asyncio.fixture
-async def turnstile_harness(
+async def _turnstile_harness(
     scripted_provider: ScriptedRealtime, local_room: LocalRoom
 ) -> AsyncIterator[Harness]:
     """An agent started on the scripted provider and a local room, already listening."""
+    from turnstile.machine import RealtimeAgent
+
     agent = RealtimeAgent(scripted_provider)
     await agent.start(local_room)
     await agent.wait_for_state("listening")
     yield Harness(agent, scripted_provider, local_room)
     await agent.aclose()
+
+
+def _missing(name: str) -> Any:
+    def fixture() -> None:
+        pytest.fail(MISSING_PYTEST_ASYNCIO, pytrace=False)
+
+    fixture.__doc__ = f"{name}: {MISSING_PYTEST_ASYNCIO}."
+    return pytest.fixture(fixture, name=name)
+
+
+def _import_pytest_asyncio() -> ModuleType | None:
+    try:
+        import pytest_asyncio
+    except ImportError:
+        return None
+    return pytest_asyncio
+
+
+_pytest_asyncio = _import_pytest_asyncio()
+
+if _pytest_asyncio is not None:
+    # Marked as pytest-asyncio fixtures, so they run in strict mode (a project with no
+    # configuration) as well as in auto mode; the loop is the test's own.
+    local_room = _pytest_asyncio.fixture(_local_room, name="local_room", loop_scope="function")
+    turnstile_harness = _pytest_asyncio.fixture(
+        _turnstile_harness, name="turnstile_harness", loop_scope="function"
+    )
+else:
+    local_room = _missing("local_room")
+    turnstile_harness = _missing("turnstile_harness")
+
+
+def _takes_our_async_fixture(obj: object) -> bool:
+    if not inspect.iscoroutinefunction(obj):
+        return False
+    try:
+        parameters = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # a callable pytest collects but inspect cannot read
+        return False
+    return not _ASYNC_FIXTURES.isdisjoint(parameters)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Mark ``async def`` tests taking our fixtures as asyncio tests, before the item is made.
+
+    pytest-asyncio decides when the item is created whether it is an asyncio test (by its
+    marker, or its ``asyncio_mode``), so the marker goes on the function first: this runs
+    before the collector that makes the item, and returns None to let it.
+    """
+    if (
+        _pytest_asyncio is not None
+        and collector.config.pluginmanager.has_plugin("asyncio")
+        and _takes_our_async_fixture(obj)
+        # A mark the user wrote (on the test, its class or module) says more, a loop
+        # scope perhaps: a mark added on the function would override it.
+        and collector.get_closest_marker("asyncio") is None
+        and not any(m.name == "asyncio" for m in getattr(obj, "pytestmark", ()))
+    ):
+        pytest.mark.asyncio(obj)
