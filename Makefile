@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PEER := .venv-peer
 PEER_STAMP := $(PEER)/.installed
 
-.PHONY: setup test demo bench diagrams clean
+.PHONY: setup test demo bench diagrams clean chaos
 
 # Debian's graphviz provides `dot`, which renders SVG and PNG.
 /usr/bin/dot:
@@ -38,6 +38,11 @@ $(PEER_STAMP): pyproject.toml
 
 bench: setup $(PEER_STAMP)
 	$(BIN)/python -m benchmarks
+
+# 500 seeded conversations through a fault-injecting proxy (benchmarks/_chaos.py); exits
+# non-zero if any was stuck, lost a tool result or a chat item, or let an exception escape.
+chaos: setup
+	$(BIN)/python -m benchmarks._chaos --runs 500 --seed 1
 
 diagrams: setup
 	$(BIN)/turnstile diagram --write-committed
