@@ -1,29 +1,36 @@
 """turnstile.diagrams: the chart (and traces over it) as DOT, SVG, PNG and Mermaid."""
 
-from ._render import (
+from ._engine import GraphvizNotFound, RenderError
+from ._model import (
+    Chart,
     ChartEdge,
     ChartModel,
     ChartNode,
-    Chart,
+    chart_model,
+    states_not_in_chart,
+)
+from ._output import (
     Format,
     chart_dot,
     chart_mermaid,
-    chart_model,
     check_committed,
     render,
     write_committed,
 )
 
 __all__ = [
+    "Chart",
     "ChartEdge",
     "ChartModel",
     "ChartNode",
-    "Chart",
     "Format",
+    "GraphvizNotFound",
+    "RenderError",
     "chart_dot",
     "chart_mermaid",
     "chart_model",
     "check_committed",
     "render",
+    "states_not_in_chart",
     "write_committed",
 ]

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Literal
 import graphviz
 
 if TYPE_CHECKING:  # the model imports this module to draw with it
-    from ._render import ChartEdge, ChartModel, ChartNode
+    from ._model import ChartEdge, ChartModel, ChartNode
 
-__all__ = ["draw", "pipe"]
+__all__ = ["draw"]
 
 _FONT = "Helvetica"
 _VISITED = "#1f5fbf"
@@ -191,14 +191,3 @@ def draw(model: ChartModel) -> graphviz.Digraph:
         if edge.target is not None:
             _add_edge(g, model, edge, ports.get(edge.key))
     return g
-
-
-def pipe(digraph: graphviz.Digraph, format: Literal["svg", "png"]) -> bytes:
-    try:
-        image: bytes = digraph.pipe(format=format)
-    except graphviz.ExecutableNotFound as exc:
-        raise RuntimeError(
-            f"rendering {format} needs Graphviz's `dot` program "
-            "(Debian: apt-get install graphviz; `make setup` does it)"
-        ) from exc
-    return image

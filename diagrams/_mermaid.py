@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model imports this module to draw with it
-    from ._render import ChartEdge, ChartModel
+    from ._model import ChartEdge, ChartModel
 
 __all__ = ["draw"]
 

@@ -1,4 +1,4 @@
-"""The chart as something to draw, and the public entry points that draw it.
+"""The chart as something to draw.
 
 :func:`chart_model` reads a chart class the way its declaration reads: states in document
 order, one edge per declared transition (a transition declared on the compound ``active``
@@ -9,49 +9,24 @@ show the same edges with the same labels.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import graphviz
 from statemachine import State, StateChart
-
 from turnstile.machine import AgentChart, Trace
 
-from . import _dot, _mermaid
-
 __all__ = [
+    "Chart",
     "ChartEdge",
     "ChartModel",
     "ChartNode",
-    "Chart",
-    "Format",
-    "chart_dot",
-    "chart_mermaid",
     "chart_model",
-    "check_committed",
-    "render",
-    "write_committed",
+    "states_not_in_chart",
 ]
 
-Format = Literal["svg", "png", "dot", "mermaid"]
 Chart = type[StateChart[Any]]
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_COMMITTED_STEM = "agent_chart"
-_FORMAT_BY_SUFFIX: dict[str, Format] = {
-    ".svg": "svg",
-    ".png": "png",
-    ".dot": "dot",
-    ".gv": "dot",
-    ".mmd": "mermaid",
-}
-_HASH_COMMENT = "<!-- turnstile-chart-sha256: {} -->"
-_HASH_RE = re.compile(r"<!-- turnstile-chart-sha256: ([0-9a-f]{64}) -->")
 
 
 # The model ---------------------------------------------------------------------------
@@ -282,93 +257,12 @@ def chart_model(chart: Chart = AgentChart, trace: Trace | None = None) -> ChartM
     return model if trace is None else _with_trace(model, trace)
 
 
-# Public API ----------------------------------------------------------------------------
+def states_not_in_chart(chart: Chart, trace: Trace) -> list[str]:
+    """States the trace names that the chart does not declare, in the order first seen.
 
-
-def chart_dot(chart: Chart = AgentChart, trace: Trace | None = None) -> graphviz.Digraph:
-    """The chart (and a trace over it) as a Graphviz digraph; ``.source`` is the DOT text."""
-    return _dot.draw(chart_model(chart, trace))
-
-
-def chart_mermaid(chart: Chart = AgentChart, trace: Trace | None = None) -> str:
-    """The chart (and a trace over it) as a Mermaid ``stateDiagram-v2``."""
-    return _mermaid.draw(chart_model(chart, trace))
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _stamped_svg(digraph: graphviz.Digraph) -> str:
-    # The layout differs between Graphviz versions, so the SVG itself cannot be compared
-    # for drift; the hash of the DOT it was drawn from can.
-    svg = _dot.pipe(digraph, "svg").decode("utf-8")
-    comment = _HASH_COMMENT.format(_sha256(digraph.source))
-    head, _, rest = svg.partition("\n")
-    if head.startswith("<?xml"):
-        return f"{head}\n{comment}\n{rest}"
-    return f"{comment}\n{svg}"
-
-
-def _format_of(path: Path, format: Format | None) -> Format:
-    if format is not None:
-        return format
-    try:
-        return _FORMAT_BY_SUFFIX[path.suffix.lower()]
-    except KeyError:
-        known = " ".join(sorted(_FORMAT_BY_SUFFIX))
-        raise ValueError(f"cannot tell the format of {path}; use a suffix ({known}) or format=") from None
-
-
-def render(
-    path: str | Path,
-    *,
-    chart: Chart = AgentChart,
-    trace: Trace | None = None,
-    format: Format | None = None,
-) -> Path:
-    """Write the chart to ``path`` as svg, png, dot or mermaid (from its suffix by default).
-
-    dot and mermaid are plain text; svg and png need Graphviz's ``dot`` program.
+    Their records match no edge and are not drawn: a trace of another chart, or of an
+    older version of this one.
     """
-    out = Path(path)
-    fmt = _format_of(out, format)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "mermaid":
-        out.write_text(chart_mermaid(chart, trace), encoding="utf-8")
-    elif fmt == "dot":
-        out.write_text(chart_dot(chart, trace).source, encoding="utf-8")
-    elif fmt == "svg":
-        out.write_text(_stamped_svg(chart_dot(chart, trace)), encoding="utf-8")
-    else:
-        out.write_bytes(_dot.pipe(chart_dot(chart, trace), "png"))
-    return out
-
-
-def _committed(directory: Path) -> dict[str, Path]:
-    return {
-        suffix: directory / f"{_COMMITTED_STEM}.{suffix}" for suffix in ("dot", "svg", "mmd")
-    }
-
-
-def write_committed(directory: Path = _PACKAGE_DIR) -> list[Path]:
-    """(Re)write the renders of :class:`AgentChart` kept in the repository."""
-    return [render(path) for path in _committed(Path(directory)).values()]
-
-
-def _read(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def check_committed(directory: Path = _PACKAGE_DIR) -> list[str]:
-    """File names of the committed renders that no longer match the chart ([] = all match)."""
-    paths = _committed(Path(directory))
-    dot = chart_dot().source
-    svg = _read(paths["svg"])
-    svg_hash = _HASH_RE.search(svg) if svg is not None else None
-    fresh = {
-        "dot": _read(paths["dot"]) == dot,
-        "svg": svg_hash is not None and svg_hash.group(1) == _sha256(dot),
-        "mmd": _read(paths["mmd"]) == chart_mermaid(),
-    }
-    return [paths[suffix].name for suffix, ok in fresh.items() if not ok]
+    declared = {str(s.id) for s in _walk(chart.states)}
+    named = (state for r in trace.records for state in (r.source, r.target))
+    return list(dict.fromkeys(s for s in named if s not in declared))
