@@ -1,36 +1,39 @@
-"""The ``turnstile`` command."""
+"""The turnstile command: draw the chart, run the offline demo, serve a loopback model,
+check scenarios, join a LiveKit room.
+
+Every failure is one line on stderr and a non-zero exit (see ``_cli_errors``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
 import sys
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._cli_errors import CliError, OneLineParser, port, run_guarded
+from ._cli_inputs import load_chart, load_scenario_file, read_trace
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
 
 __all__ = ["main"]
 
-
-def _load_chart(spec: str | None) -> type:
-    """``package.module:ClassName`` -> the chart class (default: the built-in chart)."""
-    from turnstile.machine import AgentChart
-
-    if not spec:
-        return AgentChart
-    module, _, name = spec.partition(":")
-    chart = getattr(importlib.import_module(module), name or "AgentChart")
-    if not (isinstance(chart, type) and issubclass(chart, AgentChart)):
-        raise SystemExit(f"turnstile: {spec} is not an AgentChart subclass")
-    return chart
+_DESCRIPTION = (
+    "Turnstile: realtime voice agents whose behaviour is a declared statechart. "
+    "Draw the chart, run an offline demo call, serve a loopback model, check scenarios, "
+    "or join a LiveKit room."
+)
 
 
 def _diagram(args: argparse.Namespace) -> int:
     from turnstile import diagrams
-    from turnstile.machine import Trace
 
     if args.write_committed:
         for path in diagrams.write_committed():
@@ -38,21 +41,31 @@ def _diagram(args: argparse.Namespace) -> int:
         return 0
     if args.check:
         drifted = diagrams.check_committed()
-        for name in drifted:
-            print(f"{name} no longer matches the chart; run `make diagrams`", file=sys.stderr)
-        return 1 if drifted else 0
-    chart = _load_chart(args.chart)
-    trace = Trace.read_jsonl(args.trace) if args.trace else None
+        if drifted:
+            raise CliError(f"{', '.join(drifted)} no longer match the chart; run make diagrams")
+        return 0
+    if args.output is None and args.format in ("svg", "png"):
+        raise CliError(f"--format {args.format} needs -o FILE", 2)
+    chart = load_chart(args.chart)
+    trace = read_trace(args.trace) if args.trace else None
+    if trace is not None and (unknown := diagrams.states_not_in_chart(chart, trace)):
+        # Not fatal (the rest of the trace is drawn), but a drawing that silently leaves
+        # out part of the trace would mislead.
+        print(
+            f"turnstile diagram: warning: {args.trace} names states {chart.__name__} does not "
+            f"declare ({', '.join(unknown)}); their records are not drawn",
+            file=sys.stderr,
+        )
     if args.output is None:
-        fmt = args.format or "dot"
-        if fmt == "dot":
-            print(diagrams.chart_dot(chart, trace).source)
-        elif fmt == "mermaid":
+        if args.format == "mermaid":
             print(diagrams.chart_mermaid(chart, trace))
         else:
-            raise SystemExit(f"turnstile: --format {fmt} needs -o FILE")
+            print(diagrams.chart_dot(chart, trace).source)
         return 0
-    path = diagrams.render(args.output, chart=chart, trace=trace, format=args.format)
+    try:
+        path = diagrams.render(args.output, chart=chart, trace=trace, format=args.format)
+    except ValueError as exc:  # a file name and a format that disagree
+        raise CliError(str(exc), 2) from None
     print(f"wrote {path}")
     return 0
 
@@ -60,61 +73,71 @@ def _diagram(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    scenario = load_scenario_file(args.scenario)
     return asyncio.run(
         run_demo(
             trace_path=Path(args.trace),
             diagram_path=Path(args.diagram),
             wav_path=Path(args.wav),
-            scenario_path=Path(args.scenario) if args.scenario else None,
+            scenario=scenario,
             url=args.url,
             provider_name=args.provider,
         )
     )
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from .openai._server import OpenAIRealtimeServer
-    from .scenario import load_scenario
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Installed explicitly: a process started in the background inherits SIGINT
+        # ignored, and Ctrl-C / kill must still stop the server cleanly.
+        with contextlib.suppress(NotImplementedError):  # Windows: KeyboardInterrupt instead
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
-    scenario = load_scenario(args.scenario)
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Installed explicitly: a process started in the background inherits SIGINT
-            # ignored, and Ctrl-C / kill must still stop the server cleanly.
-            with contextlib.suppress(NotImplementedError):  # Windows: KeyboardInterrupt below
-                loop.add_signal_handler(sig, stop.set)
+async def _serve_scenario(args: argparse.Namespace, scenario: Scenario) -> None:
+    server: Any
+    if args.provider == "gemini":
+        from .gemini._loopback import GeminiLiveServer
+
+        server = GeminiLiveServer(scenario, host=args.host, port=args.port, pace=args.pace)
+    else:
+        from .openai._server import OpenAIRealtimeServer
+
+        server = OpenAIRealtimeServer(scenario, host=args.host, port=args.port, pace=args.pace)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(server)
+        except OSError as exc:  # the port is taken, the host is not this machine's
+            reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or exc
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
         if args.provider == "gemini":
-            from .gemini._loopback import GeminiLiveServer
+            print(f"Gemini Live loopback ({scenario.name}): {server.url}", flush=True)
+            print(f"  key: ?key=... or 'x-goog-api-key'; Vertex AI: {server.vertex_url}", flush=True)
+        else:
+            print(f"OpenAI Realtime loopback ({scenario.name}): {server.url}", flush=True)
+            print(f"  beta: same URL with 'OpenAI-Beta: realtime=v1'; Azure: {server.azure_url}", flush=True)
+        await _until_stopped()
 
-            async with GeminiLiveServer(scenario, host=args.host, port=args.port, pace=args.pace) as gemini:
-                print(f"Gemini Live loopback ({scenario.name}): {gemini.url}", flush=True)
-                print(f"  key: ?key=... or 'x-goog-api-key'; Vertex AI: {gemini.vertex_url}", flush=True)
-                await stop.wait()
-            return
-        async with OpenAIRealtimeServer(scenario, host=args.host, port=args.port, pace=args.pace) as srv:
-            print(f"OpenAI Realtime loopback ({scenario.name}): {srv.url}", flush=True)
-            print(f"  beta: same URL with 'OpenAI-Beta: realtime=v1'; Azure: {srv.azure_url}", flush=True)
-            await stop.wait()
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+def _serve(args: argparse.Namespace) -> int:
+    scenario = load_scenario_file(args.scenario)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_scenario(args, scenario))
     return 0
 
 
 def _scenario(args: argparse.Namespace) -> int:
     import json
 
-    from .scenario import load_scenario, scenario_json_schema
+    from .scenario import scenario_json_schema
 
     if args.schema:
         print(json.dumps(scenario_json_schema(), indent=2))
         return 0
-    scenario = load_scenario(args.file)  # validates it
+    scenario = load_scenario_file(args.file)  # validates it
     print(scenario.model_dump_json(indent=2))
     return 0
 
@@ -183,57 +206,95 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="turnstile", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    try:
+        return metadata.version("turnstile-agents")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
-    d = sub.add_parser("diagram", help="render the agent chart (and a trace over it)")
-    d.add_argument("-o", "--output", help="file to write (.svg .png .dot .mmd); default: stdout")
-    d.add_argument("--format", choices=["svg", "png", "dot", "mermaid"])
-    d.add_argument("--trace", help="a trace JSONL file to lay over the chart")
-    d.add_argument("--chart", help="module:Class of an AgentChart subclass")
-    d.add_argument("--write-committed", action="store_true", help="regenerate diagrams/")
-    d.add_argument("--check", action="store_true", help="fail if diagrams/ drifted")
+
+def _add_diagram(sub: Any) -> None:
+    d = sub.add_parser("diagram", help="draw the agent chart (and a trace over it)",
+                       description="Draw the agent chart, and a trace over it, as DOT, Mermaid, SVG or PNG.")  # fmt: skip
+    d.add_argument("-o", "--output", help="the file to write (.svg .png .dot .gv .mmd); default: DOT on stdout")
+    d.add_argument("--format", choices=["svg", "png", "dot", "mermaid"],
+                   help="default: from the file's suffix; must agree with it")  # fmt: skip
+    d.add_argument("--trace", help="a trace JSONL file (turnstile demo writes one) to lay over the chart")
+    d.add_argument("--chart", help="module:Class of an AgentChart subclass; the current directory is searched")
+    d.add_argument("--write-committed", action="store_true",
+                   help="regenerate the drawings kept in diagrams/ (in a source checkout)")  # fmt: skip
+    d.add_argument("--check", action="store_true", help="fail if the drawings in diagrams/ no longer match the chart")
     d.set_defaults(func=_diagram)
 
-    m = sub.add_parser("demo", help="a simulated call through the real adapter, offline")
-    m.add_argument("--trace", default="out/demo-trace.jsonl")
-    m.add_argument("--diagram", default="out/demo-chart.svg")
-    m.add_argument("--wav", default="out/demo-conversation.wav")
-    m.add_argument("--scenario", help="a scenario JSON file; default: the bundled demo")
-    m.add_argument("--provider", choices=["openai", "gemini"], default="openai")
-    m.add_argument("--url", help="an endpoint speaking the protocol, instead of the built-in server")
+
+def _add_demo(sub: Any) -> None:
+    m = sub.add_parser("demo", help="a simulated call through the real adapter, offline",
+                       description="A simulated caller talks to the agent through the real provider "
+                       "adapter and a loopback model, offline. Prints the call as it happens and a "
+                       "summary; writes the trace, the chart with the trace over it, and a WAV.")  # fmt: skip
+    m.add_argument("--trace", default="out/demo-trace.jsonl", help="where to write the trace (default: %(default)s)")
+    m.add_argument("--diagram", default="out/demo-chart.svg",
+                   help="where to draw the chart with the trace over it; the .dot and .mmd "
+                   "are written beside it (default: %(default)s)")  # fmt: skip
+    m.add_argument("--wav", default="out/demo-conversation.wav",
+                   help="the call as a stereo WAV, caller left, agent right (default: %(default)s)")  # fmt: skip
+    m.add_argument("--scenario", help="a scenario JSON file (default: the bundled demo)")
+    m.add_argument("--provider", choices=["openai", "gemini"], default="openai",
+                   help="the protocol to speak (default: %(default)s)")  # fmt: skip
+    m.add_argument("--url", help="an endpoint speaking the protocol, instead of the built-in loopback "
+                   "server; a key comes from OPENAI_API_KEY or GOOGLE_API_KEY, needed only off this "
+                   "machine (default: the loopback server)")  # fmt: skip
     m.set_defaults(func=_demo)
 
+
+def _add_servers(sub: Any) -> None:
     v = sub.add_parser("serve", help="a loopback realtime server that plays a scenario, until Ctrl-C")
-    v.add_argument("--provider", choices=["openai", "gemini"], default="openai")
-    v.add_argument("--host", default="127.0.0.1")
-    v.add_argument("--port", type=int, default=0, help="default: any free port")
-    v.add_argument("--scenario", help="a scenario JSON file; default: the bundled demo")
-    v.add_argument("--pace", type=float, default=4.0, help="reply speed; 1.0 is real time (default: 4.0)")
+    v.add_argument("--provider", choices=["openai", "gemini"], default="openai",
+                   help="the protocol to speak (default: %(default)s)")  # fmt: skip
+    v.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    v.add_argument("--port", type=port, default=0, help="default: any free port")
+    v.add_argument("--scenario", help="a scenario JSON file (default: the bundled demo)")
+    v.add_argument("--pace", type=float, default=4.0, help="reply speed; 1.0 is real time (default: %(default)s)")
     v.set_defaults(func=_serve)
 
     c = sub.add_parser("scenario", help="check a scenario file, or print the scenario JSON schema")
-    c.add_argument("file", nargs="?", help="a scenario JSON file; default: the bundled demo")
+    c.add_argument("file", nargs="?", help="a scenario JSON file (default: the bundled demo)")
     c.add_argument("--schema", action="store_true", help="print the JSON schema of scenario files")
     c.set_defaults(func=_scenario)
 
+
+def _add_livekit(sub: Any) -> None:
     r = sub.add_parser("run", help="join a LiveKit room (LIVEKIT_URL, LIVEKIT_API_KEY/SECRET) and talk")
-    r.add_argument("--provider", choices=["openai", "gemini"], default="openai")
+    r.add_argument("--provider", choices=["openai", "gemini"], default="openai",
+                   help="the model to talk through (default: %(default)s)")  # fmt: skip
     r.add_argument("--room", required=True, help="the room to join")
-    r.add_argument("--participant", help="the identity to talk to; default: the first to join")
-    r.add_argument("--identity", help="the agent's identity; default: turnstile-agent-<random>")
+    r.add_argument("--participant", help="the identity to talk to (default: the first to join)")
+    r.add_argument("--identity", help="the agent's identity (default: turnstile-agent-<random>)")
     r.set_defaults(func=_run)
 
     w = sub.add_parser("worker", help="run the agent under livekit-agents' worker ([worker] extra)")
-    w.add_argument("--provider", choices=["openai", "gemini"], default="openai")
-    w.add_argument("--participant", help="the identity to talk to; default: the first to join")
-    w.add_argument("--agent-name", default="", help="for explicit dispatch; default: automatic")
+    w.add_argument("--provider", choices=["openai", "gemini"], default="openai",
+                   help="the model to talk through (default: %(default)s)")  # fmt: skip
+    w.add_argument("--participant", help="the identity to talk to (default: the first to join)")
+    w.add_argument("--agent-name", default="", help="for explicit dispatch (default: automatic)")
     w.add_argument("agent_args", nargs=argparse.REMAINDER, help="livekit-agents' command: start, dev, ...")
     w.set_defaults(func=_worker)
 
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+
+def parser() -> argparse.ArgumentParser:
+    top = OneLineParser(prog="turnstile", description=_DESCRIPTION)
+    top.add_argument("--version", action="version", version=f"turnstile {_version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_diagram(sub)
+    _add_demo(sub)
+    _add_servers(sub)
+    _add_livekit(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return run_guarded(f"turnstile {args.command}", lambda: int(args.func(args)))
 
 
 if __name__ == "__main__":

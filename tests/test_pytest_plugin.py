@@ -15,14 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from turnstile.adapters.pytest_plugin import MISSING_PYTEST_ASYNCIO
+
+from ._cli_run import shadow_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 def readme_pytest_example() -> str:
     """The README's pytest example (the python block that uses ``turnstile_harness``)."""
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
     [example] = [b for b in blocks if "turnstile_harness" in b and "def test_" in b]
     return example
 
@@ -40,14 +41,11 @@ def run_pytest(where: Path, *, without_pytest_asyncio: bool = False) -> subproce
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"]
     env = dict(os.environ)
     if without_pytest_asyncio:
-        # As if it were not installed: a module of that name that cannot be imported,
-        # found first, and its entry point ("asyncio") not loaded.
-        shadow = where / "_shadow" / "pytest_asyncio"
-        shadow.mkdir(parents=True)
-        (shadow / "__init__.py").write_text("raise ModuleNotFoundError(name='pytest_asyncio')\n")
-        env["PYTHONPATH"] = str(shadow.parent)
+        # As if it were not installed: the module cannot be imported, and its entry point
+        # ("asyncio") is not loaded.
+        env["PYTHONPATH"] = str(shadow_module(where, "pytest_asyncio"))
         args += ["-p", "no:asyncio"]
-    return subprocess.run(args, cwd=where, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(args, cwd=where, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_the_readme_example_runs_in_a_project_with_no_configuration(tmp_path: Path) -> None:
