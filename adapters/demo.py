@@ -1,47 +1,49 @@
 """``turnstile demo``: a simulated caller talks to an agent over a real provider protocol.
 
-The agent is the real runtime with the real OpenAI Realtime adapter; the model is the
-loopback server (or any endpoint given with ``--url``) following a scenario; the caller
-speaks synthesized audio into LocalRoom's real microphone track. A live timeline is
-printed; the trace, a stereo WAV (caller left, agent right, as each side heard it) and the
-chart with the trace laid over it are written.
+The agent is the real runtime with the real OpenAI Realtime (or Gemini Live) adapter; the
+model is the loopback server (or any endpoint given with ``--url``) following a scenario;
+the caller speaks synthesized audio into LocalRoom's real microphone track. A live
+timeline is printed, then a summary; the trace, a stereo WAV (caller left, agent right, as
+each side heard it) and the chart with the trace laid over it are written, also when the
+call is cut short by Ctrl-C or by a fatal error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import logging
 import os
+import signal
 import time
-import wave
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
+from turnstile.machine import RealtimeAgent, Trace
 
-from turnstile.machine import RealtimeAgent
-
-from .local import LocalRoom
+from ._demo_files import write_diagrams, write_wav
+from ._demo_report import Narrator, Timeline
+from .local import LocalLink, LocalRoom
 from .scenario import CallerTurn, ModelReply, Scenario, load_scenario
 from .voice import RATE
 
-__all__ = ["run_demo"]
+__all__ = ["DemoFailed", "run_demo"]
+
+_LOOPBACK_KEY = "loopback-key"  # the loopback servers accept any key
+_KEY_ENV = {"openai": ("OPENAI_API_KEY",), "gemini": ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
+_WAIT_S = 30.0
 
 
-class _Timeline:
-    """Prints transitions and events as they happen, with the time since the call began."""
+class DemoFailed(RuntimeError):
+    """The call could not be made, or ended early; the message says why, in one line."""
 
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
 
-    def line(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", flush=True)
-
-    def after_transition(self, event: Any, source: Any, target: Any) -> None:
-        if event in ("user_speech_started", "user_speech_stopped") and source.id == target.id:
-            return  # the caller's own events are printed below, once
-        to = target.id if target.id != source.id else "(stays)"
-        self.line(f"{source.id:>12} --{event or '(auto)'}--> {to}")
+class _CallEnded(Exception):
+    """The chart closed during the call (a fatal provider error), or a wait ran out."""
 
 
 def get_weather(city: str) -> str:
@@ -49,17 +51,66 @@ def get_weather(city: str) -> str:
     return f"21 degrees and sunny in {city}"
 
 
+class _Room(LocalRoom):
+    """A LocalRoom that notes when the agent linked: its speaker records from then on."""
+
+    linked_at: float | None = None
+
+    async def link(self, participant: str | None, *, output_sample_rate: int) -> LocalLink:
+        self.linked_at = time.monotonic()
+        return await super().link(participant, output_sample_rate=output_sample_rate)
+
+    def recording(self) -> bytes:
+        return bytes(self.link_.speaker.recording or b"") if self.link_ is not None else b""
+
+
+class _Call:
+    """Follows the agent's state and its spoken items; the chart closing ends any wait."""
+
+    def __init__(self, agent: RealtimeAgent) -> None:
+        self.agent = agent
+        self.spoken = 0
+        self._changed = asyncio.Event()
+        agent.on("state_changed", lambda *_: self._changed.set())
+        for name in ("agent_speech_committed", "agent_speech_interrupted"):
+            agent.on(name, self._spoke)
+
+    def _spoke(self, _text: str) -> None:
+        self.spoken += 1
+        self._changed.set()
+
+    async def _until(self, done: Callable[[], bool], what: str) -> None:
+        try:
+            async with asyncio.timeout(_WAIT_S):
+                while not done():
+                    if self.agent.state == "closed":
+                        raise _CallEnded("the agent closed")
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise _CallEnded(f"waited {_WAIT_S:.0f}s for {what}; the agent is {self.agent.state}") from None
+
+    async def state(self, state: str) -> None:
+        await self._until(lambda: self.agent.state == state, f"the agent to be {state}")
+
+    async def spoken_then_listening(self) -> None:
+        """Wait for the agent's next spoken item to end, then for it to listen."""
+        await self._until(lambda: self.spoken > 0, "the agent to speak")
+        self.spoken -= 1
+        await self.state("listening")
+
+
 class _Caller:
     """Speaks the scenario's caller turns into the room, and keeps them for the recording."""
 
-    def __init__(self, room: LocalRoom, timeline: _Timeline) -> None:
+    def __init__(self, room: LocalRoom, timeline: Timeline) -> None:
         self.room, self.timeline = room, timeline
         self.said: list[tuple[float, bytes]] = []
 
     async def say(self, turn: CallerTurn) -> None:
         pcm = turn.audio()
         self.timeline.line(f'caller says: "{turn.transcript}"')
-        self.said.append((time.monotonic(), pcm))
+        self.said.append((self.timeline.now(), pcm))
         mic_rate = self.room.caller.sample_rate
         samples = np.frombuffer(pcm, np.int16)
         if mic_rate != RATE:  # a 48 kHz microphone, as browsers publish: the agent resamples
@@ -68,7 +119,10 @@ class _Caller:
         await self.room.caller.say(np.concatenate([samples, np.zeros(mic_rate, np.int16)]).tobytes())
 
 
-async def _drive(agent: RealtimeAgent, caller: _Caller, scenario: Scenario, spoken: asyncio.Queue[str]) -> None:
+async def _converse(agent: RealtimeAgent, room: LocalRoom, caller: _Caller, scenario: Scenario) -> None:
+    call = _Call(agent)
+    await agent.start(room)
+    await call.state("listening")
     steps = scenario.steps
     if steps and isinstance(steps[0], ModelReply):
         agent.generate_reply()  # the agent speaks first
@@ -76,18 +130,95 @@ async def _drive(agent: RealtimeAgent, caller: _Caller, scenario: Scenario, spok
         if not isinstance(step, CallerTurn):
             continue
         if step.barge_in_after_ms is not None:
-            await agent.wait_for_state("speaking", timeout=30)
+            await call.state("speaking")
             await asyncio.sleep(step.barge_in_after_ms / 1000)  # the caller's own timing
         else:
-            await _wait_listening_after_speech(agent, spoken)
+            await call.spoken_then_listening()
         await caller.say(step)
-    await _wait_listening_after_speech(agent, spoken)
+    await call.spoken_then_listening()
 
 
-async def _wait_listening_after_speech(agent: RealtimeAgent, spoken: asyncio.Queue[str]) -> None:
-    """Wait for the agent's next spoken item to end, then for it to listen."""
-    await asyncio.wait_for(spoken.get(), 30)
-    await agent.wait_for_state("listening", timeout=30)
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _key(provider_name: str, url: str) -> str:
+    names = _KEY_ENV[provider_name]
+    key = next((os.environ[n] for n in names if os.environ.get(n)), None)
+    if key is not None:
+        return key
+    if _is_loopback(url):  # a loopback server (turnstile serve) needs no real key
+        return _LOOPBACK_KEY
+    raise DemoFailed(f"--url {url} needs an API key in {' or '.join(names)} (only this machine's own addresses do not)")
+
+
+async def _provider(
+    stack: contextlib.AsyncExitStack, name: str, url: str | None, scenario: Scenario, timeline: Timeline
+) -> Any:
+    if name == "gemini":
+        from .gemini import GeminiLive
+        from .gemini._loopback import GeminiLiveServer
+
+        if url is None:
+            server = await stack.enter_async_context(GeminiLiveServer(scenario))
+            timeline.line(f"loopback Gemini Live server on {server.url}")
+            return GeminiLive(api_key=_LOOPBACK_KEY, url=server.url)
+        return GeminiLive(api_key=_key(name, url), url=url)
+    from .openai import OpenAIRealtime
+    from .openai._server import OpenAIRealtimeServer
+
+    if url is None:
+        openai = await stack.enter_async_context(OpenAIRealtimeServer(scenario))
+        timeline.line(f"loopback OpenAI Realtime server on {openai.url}")
+        return OpenAIRealtime(api_key=_LOOPBACK_KEY, url=openai.url)
+    return OpenAIRealtime(api_key=_key(name, url), url=url)
+
+
+@contextlib.contextmanager
+def _on_interrupt(callback: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM call ``callback`` (the call then stops and what it recorded is kept)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, callback)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _logs_on(handler: logging.Handler) -> Iterator[None]:
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+async def _until_done_or(call: asyncio.Task[None], stop: asyncio.Event) -> bool:
+    """Wait for the call to end or ``stop``; True when it was stopped (and is cancelled)."""
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({call, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if call.done():
+        return False
+    call.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await call
+    return True
 
 
 async def run_demo(
@@ -95,87 +226,58 @@ async def run_demo(
     trace_path: Path,
     diagram_path: Path,
     wav_path: Path,
-    scenario_path: Path | None = None,
+    scenario: Scenario | None = None,
     url: str | None = None,
     provider_name: str = "openai",
 ) -> int:
-    if provider_name not in ("openai", "gemini"):
-        raise SystemExit(f"turnstile demo: unknown provider {provider_name!r}")
-    scenario = load_scenario(scenario_path)
-    timeline = _Timeline()
-    async with contextlib.AsyncExitStack() as stack:
-        provider: Any
-        if provider_name == "gemini":
-            from .gemini import GeminiLive
-            from .gemini._loopback import GeminiLiveServer
+    """Run the call; 0 when it ran to the end, 130 when interrupted (files written either way).
 
-            if url is None:
-                server: Any = await stack.enter_async_context(GeminiLiveServer(scenario))
-                url, key = server.url, "loopback-key"
-                timeline.line(f"loopback Gemini Live server on {url}")
+    Raises :class:`DemoFailed` when the model cannot be reached, or the call ended early.
+    """
+    if provider_name not in _KEY_ENV:
+        raise DemoFailed(f"unknown provider {provider_name!r}")
+    scenario = scenario if scenario is not None else load_scenario(None)
+    trace = Trace(max_records=10_000)
+    timeline = Timeline(trace.started)  # one clock: the trace's
+    narrator = Narrator(timeline)
+    stop = asyncio.Event()
+    ended_early: str | None = None
+    with _on_interrupt(stop.set), _logs_on(narrator.log_handler()):
+        async with contextlib.AsyncExitStack() as stack:
+            provider = await _provider(stack, provider_name, url, scenario, timeline)
+            room = _Room(record=True)
+            stack.push_async_callback(room.aclose)
+            agent = RealtimeAgent(provider, tools=[get_weather], listeners=[timeline], trace=trace)
+            stack.push_async_callback(agent.aclose)  # first: the agent lets go of the room
+            narrator.attach(agent)
+            caller = _Caller(room, timeline)
+            call = asyncio.ensure_future(_converse(agent, room, caller, scenario))
+            interrupted = await _until_done_or(call, stop)
+            if interrupted:
+                timeline.line("interrupted: writing what was recorded")
+            elif isinstance(call.exception(), _CallEnded):
+                ended_early = narrator.fatal or str(call.exception())
             else:
-                key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY") or ""
-            provider = GeminiLive(api_key=key, url=url)
-        else:
-            from .openai import OpenAIRealtime
-            from .openai._server import OpenAIRealtimeServer
-
-            if url is None:
-                server = await stack.enter_async_context(OpenAIRealtimeServer(scenario))
-                url, key = server.url, "loopback-key"
-                timeline.line(f"loopback OpenAI Realtime server on {url}")
-            else:
-                key = os.environ.get("OPENAI_API_KEY", "")
-            provider = OpenAIRealtime(api_key=key, url=url)
-        room = LocalRoom(record=True)
-        agent = RealtimeAgent(provider, tools=[get_weather], listeners=[timeline])
-        spoken: asyncio.Queue[str] = asyncio.Queue()
-        _narrate(agent, timeline, spoken)
-        caller = _Caller(room, timeline)
-        await agent.start(room)
-        await agent.wait_for_state("listening", timeout=15)
-        linked_at = time.monotonic()
-        try:
-            await _drive(agent, caller, scenario, spoken)
-        finally:
-            await agent.aclose()
-            recording = bytes(room.speaker.recording or b"") if room.link_ else b""
-            await room.aclose()
-
-    for path in (trace_path, diagram_path, wav_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    agent.trace.write_jsonl(trace_path)
-    _write_wav(wav_path, caller.said, recording, linked_at)
-    from turnstile.diagrams import render
-
-    render(diagram_path, trace=agent.trace)
-    print(f"\ntrace:   {trace_path}\ndiagram: {diagram_path}\naudio:   {wav_path} (caller left, agent right)")
-    return 0
+                call.result()  # anything else is a bug or a bad input: raise it
+    if ended_early is not None and not any(r.event == "session_ready" for r in trace.records):
+        raise DemoFailed(f"could not start a session with {url or 'the loopback server'}: {ended_early}")
+    files = _write_files(trace_path, diagram_path, wav_path, trace, caller, room)
+    print(narrator.summary(files, interrupted=interrupted, loopback=url is None or _is_loopback(url)))
+    if ended_early is not None:
+        raise DemoFailed(f"the call ended early: {ended_early}")
+    return 130 if interrupted else 0
 
 
-def _narrate(agent: RealtimeAgent, tl: _Timeline, spoken: asyncio.Queue[str]) -> None:
-    for name in ("agent_speech_committed", "agent_speech_interrupted"):
-        agent.on(name, lambda text, n=name: (tl.line(f'{n}: "{text}"'), spoken.put_nowait(text)))
-    agent.on("user_started_speaking", lambda: tl.line("caller started speaking (server VAD)"))
-    agent.on("user_speech_committed", lambda text: tl.line(f'user_speech_committed: "{text}"'))
-    agent.on("function_calls_collected", lambda calls: tl.line(f"tool calls: {[(c.name, c.arguments) for c in calls]}"))
-    agent.on("function_calls_finished", lambda outs: tl.line(f"tool outputs: {[o.output for o in outs]}"))
-    agent.on("error", lambda e: tl.line(f"error ({'recoverable' if e.recoverable else 'fatal'}) {e.code}: {e.message}"))
-    agent.on("metrics_collected", lambda m: tl.line(
-        f"metrics: {m.status}, first audio {m.ttfa_s * 1000:.0f} ms" if m.ttfa_s is not None else f"metrics: {m.status}"))
-
-
-def _write_wav(path: Path, caller: list[tuple[float, bytes]], agent: bytes, t0: float) -> None:
-    right = np.frombuffer(agent, np.int16)
-    end = max([len(right)] + [int((t - t0) * RATE) + len(p) // 2 for t, p in caller])
-    left = np.zeros(end, np.int16)
-    for t, pcm in caller:
-        start = max(0, int((t - t0) * RATE))
-        samples = np.frombuffer(pcm, np.int16)
-        left[start : start + len(samples)] = samples[: end - start]
-    right = np.pad(right, (0, end - len(right)))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(np.column_stack([left, right]).tobytes())
+def _write_files(
+    trace_path: Path, diagram_path: Path, wav_path: Path, trace: Trace, caller: _Caller, room: _Room
+) -> list[str]:
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    trace.write_jsonl(trace_path)
+    agent_from = (room.linked_at or trace.started) - trace.started
+    write_wav(wav_path, caller.said, room.recording(), agent_from)
+    drawings = write_diagrams(diagram_path, trace)
+    return [
+        f"trace:   {trace_path}",
+        f"diagram: {', '.join(map(str, drawings)) or '(none)'}",
+        f"audio:   {wav_path} (caller left, agent right)",
+    ]

@@ -1,0 +1,159 @@
+"""What ``turnstile demo`` shows: the call as it happens, then a summary.
+
+One clock for everything: the timeline's times are seconds since the trace started (the
+agent's own ``Trace.started``), the numbers the trace file holds, and the WAV written
+from the same origin, so a moment on screen is the same moment in the trace and in the
+recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from turnstile.machine import RealtimeAgent
+
+__all__ = ["Narrator", "Timeline"]
+
+
+def _leaf(machine: Any) -> str:
+    for state in machine.configuration:
+        if state.is_atomic:
+            return str(state.id)
+    return "closed"
+
+
+def _initial_leaf(state: Any) -> str:
+    while state.states:
+        state = next((s for s in state.states if s.initial), state.states[0])
+    return str(state.id)
+
+
+class Timeline:
+    """Prints lines stamped with the trace's clock; a chart listener for the transitions."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0 = t0
+        self._leaf: str | None = None
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def line(self, text: str) -> None:
+        print(f"[{self.now():6.2f}s] {text}", flush=True)
+
+    def after_transition(self, event: Any, source: Any, machine: Any) -> None:
+        # Leaf states, as the trace names them: a transition declared on the compound
+        # ``active`` (close, session_lost) left the leaf this listener saw last.
+        left = str(source.id) if source.is_atomic else (self._leaf or _initial_leaf(source))
+        self._leaf = target = _leaf(machine)
+        if event in ("user_speech_started", "user_speech_stopped") and left == target:
+            return  # the caller's own events are printed by the narrator, once
+        to = target if target != left else "(stays)"
+        self.line(f"{left:>12} --{event or '(auto)'}--> {to}")
+
+
+class _TimelineLog(logging.Handler):
+    """The agent's warnings, on the timeline with their time, instead of bare on stderr."""
+
+    def __init__(self, timeline: Timeline, narrator: Narrator) -> None:
+        super().__init__(logging.WARNING)
+        self.timeline, self.narrator = timeline, narrator
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        self.narrator.warnings.append(message)
+        self.timeline.line(f"{record.levelname.lower()}: {message}")
+
+
+@dataclass
+class _BargeIn:
+    at: float
+    into_reply_s: float | None
+    heard: str
+
+
+@dataclass
+class Narrator:
+    """Prints what the agent reports as it happens, and keeps what the summary counts."""
+
+    timeline: Timeline
+    caller_turns: int = 0
+    agent_turns: int = 0
+    barge_ins: list[_BargeIn] = field(default_factory=list)
+    tool_calls: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    first_audio_ms: list[float] = field(default_factory=list)
+    fatal: str | None = None
+    _speaking_since: float | None = None
+
+    def attach(self, agent: RealtimeAgent) -> None:
+        tl = self.timeline
+        agent.on("agent_started_speaking", self._started_speaking)
+        agent.on("agent_speech_committed", self._committed)
+        agent.on("agent_speech_interrupted", self._interrupted)
+        agent.on("user_started_speaking", lambda: tl.line("caller started speaking (server VAD)"))
+        agent.on("user_speech_committed", self._caller_said)
+        agent.on("function_calls_collected", self._tool_calls)
+        agent.on("function_calls_finished", lambda outs: tl.line(f"tool outputs: {[o.output for o in outs]}"))
+        agent.on("error", self._error)
+        agent.on("metrics_collected", self._metrics)
+
+    def log_handler(self) -> logging.Handler:
+        return _TimelineLog(self.timeline, self)
+
+    def _started_speaking(self) -> None:
+        self._speaking_since = self.timeline.now()
+
+    def _committed(self, text: str) -> None:
+        self.agent_turns += 1
+        self.timeline.line(f'agent said: "{text}"')
+
+    def _interrupted(self, text: str) -> None:
+        self.agent_turns += 1
+        now = self.timeline.now()
+        into = now - self._speaking_since if self._speaking_since is not None else None
+        self.barge_ins.append(_BargeIn(now, into, text))
+        self.timeline.line(f'agent cut off, heard up to: "{text}"')
+
+    def _caller_said(self, text: str) -> None:
+        self.caller_turns += 1
+        self.timeline.line(f'model heard the caller: "{text}"')
+
+    def _tool_calls(self, calls: list[Any]) -> None:
+        self.tool_calls += [f"{c.name}({c.arguments})" for c in calls]
+        self.timeline.line(f"tool calls: {', '.join(f'{c.name}({c.arguments})' for c in calls)}")
+
+    def _error(self, error: Any) -> None:
+        kind = "recoverable" if error.recoverable else "fatal"
+        self.errors.append(f"{error.code} ({kind})")
+        if not error.recoverable and self.fatal is None:
+            self.fatal = f"{error.code}: {error.message}"
+        self.timeline.line(f"error ({kind}) {error.code}: {error.message}")
+
+    def _metrics(self, m: Any) -> None:
+        if m.ttfa_s is None:
+            self.timeline.line(f"response {m.status}")
+            return
+        # Time to first audio: from the response's creation to its first audio chunk,
+        # the model's own latency (next to nothing from the loopback server).
+        self.first_audio_ms.append(m.ttfa_s * 1000)
+        self.timeline.line(f"response {m.status}; its first audio came {m.ttfa_s * 1000:.0f} ms after it began")
+
+    def summary(self, files: list[str], *, interrupted: bool, loopback: bool) -> str:
+        ended = f"interrupted at {self.timeline.now():.2f}s" if interrupted else "the call ended"
+        lines = [f"\n{ended}: {self.caller_turns} caller turns, {self.agent_turns} agent turns"]
+        for b in self.barge_ins:
+            into = f"{b.into_reply_s:.2f}s into the agent's reply" if b.into_reply_s is not None else "mid-reply"
+            lines.append(f'  barge-in at {b.at:.2f}s, {into}; the model was told it was heard up to "{b.heard}"')
+        lines.append(f"  tool calls: {', '.join(self.tool_calls) or 'none'}")
+        lines.append(f"  errors: {', '.join(self.errors) or 'none'}; warnings: {len(self.warnings)}")
+        if self.first_audio_ms:
+            why = " (the loopback model answers at once)" if loopback else ""
+            spread = f"{min(self.first_audio_ms):.0f}-{max(self.first_audio_ms):.0f} ms"
+            lines.append(f"  model latency to first audio: {spread}{why}")
+        lines += [f"  {f}" for f in files]
+        return "\n".join(lines)
