@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["CliError", "OneLineParser", "one_line", "port", "run_guarded", "validation_summary"]
+__all__ = ["CliError", "OneLineParser", "one_line", "os_reason", "port", "run_guarded", "validation_summary"]
 
 _SIGPIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13)
 _SHOWN_ERRORS = 3
@@ -71,9 +71,13 @@ def validation_summary(exc: Any) -> str:
     return one_line("; ".join(parts) + more)
 
 
+def os_reason(exc: OSError) -> str:
+    """``Address already in use``, not aiohttp's or the resolver's longer wording."""
+    return os.strerror(exc.errno) if exc.errno and exc.errno > 0 else (exc.strerror or str(exc))
+
+
 def _os_error(exc: OSError) -> str:
-    reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else (exc.strerror or str(exc))
-    return f"{exc.filename}: {reason}" if exc.filename else reason
+    return f"{exc.filename}: {os_reason(exc)}" if exc.filename else os_reason(exc)
 
 
 def _describe(exc: Exception) -> str:

@@ -95,6 +95,12 @@ def load_scenario_file(path: str | None) -> Scenario:
         return load_scenario(None)
     _read_text(path, "scenario")  # the file's own problems, named as such
     try:
-        return load_scenario(path)
+        scenario = load_scenario(path)
     except ValidationError as exc:
         raise CliError(f"scenario {path} is not valid: {validation_summary(exc)}", 2) from None
+    # A caller's WAV is read only when that turn comes, mid-call: check it now.
+    for index, step in enumerate(scenario.steps):
+        wav = getattr(step, "wav", None)
+        if wav is not None and not (Path(path).parent / wav).is_file():
+            raise CliError(f"scenario {path}: steps.{index}.wav: {wav}: no such file", 2)
+    return scenario

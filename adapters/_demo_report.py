@@ -145,10 +145,11 @@ class Narrator:
 
     def summary(self, files: list[str], *, interrupted: bool, loopback: bool) -> str:
         ended = f"interrupted at {self.timeline.now():.2f}s" if interrupted else "the call ended"
-        lines = [f"\n{ended}: {self.caller_turns} caller turns, {self.agent_turns} agent turns"]
+        cut = f" ({len(self.barge_ins)} cut off)" if self.barge_ins else ""
+        lines = [f"\n{ended}: {self.caller_turns} caller turns, {self.agent_turns} agent turns{cut}"]
         for b in self.barge_ins:
             into = f"{b.into_reply_s:.2f}s into the agent's reply" if b.into_reply_s is not None else "mid-reply"
-            lines.append(f'  barge-in at {b.at:.2f}s, {into}; the model was told it was heard up to "{b.heard}"')
+            lines.append(f'  barge-in at {b.at:.2f}s, {into}; the agent was heard up to "{b.heard}"')
         lines.append(f"  tool calls: {', '.join(self.tool_calls) or 'none'}")
         lines.append(f"  errors: {', '.join(self.errors) or 'none'}; warnings: {len(self.warnings)}")
         if self.first_audio_ms:

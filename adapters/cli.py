@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._cli_errors import CliError, OneLineParser, port, run_guarded
+from ._cli_errors import CliError, OneLineParser, os_reason, port, run_guarded
 from ._cli_inputs import load_chart, load_scenario_file, read_trace
 
 if TYPE_CHECKING:
@@ -111,8 +111,7 @@ async def _serve_scenario(args: argparse.Namespace, scenario: Scenario) -> None:
         try:
             await stack.enter_async_context(server)
         except OSError as exc:  # the port is taken, the host is not this machine's
-            reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or exc
-            raise CliError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {os_reason(exc)}") from None
         if args.provider == "gemini":
             print(f"Gemini Live loopback ({scenario.name}): {server.url}", flush=True)
             print(f"  key: ?key=... or 'x-goog-api-key'; Vertex AI: {server.vertex_url}", flush=True)

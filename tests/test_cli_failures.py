@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from turnstile.adapters._cli_errors import run_guarded
 
 from ._cli_run import TURNSTILE, run_cli, stderr_lines, without_graphviz
 
@@ -23,6 +24,7 @@ INPUTS = {
     "cut.json": '{"steps": [{"role": "caller", "transcr',
     "part.jsonl": TRACE_LINE + '\n{"t": 0.2, "event": "respo',
     "words.jsonl": "these are not trace records\n",
+    "nowav.json": '{"steps": [{"role": "caller", "transcript": "Hi", "wav": "nope.wav"}]}',
 }
 
 # (id, arguments, what the line must say, extra environment)
@@ -33,6 +35,7 @@ CASES = [
     ("serve-malformed", ["serve", "--scenario", "bad.json"], "bad.json is not valid", {}),
     ("serve-missing", ["serve", "--scenario", "nope.json"], "nope.json: no such file", {}),
     ("demo-malformed", ["demo", "--scenario", "bad.json"], "bad.json is not valid", {}),
+    ("demo-wav-missing", ["demo", "--scenario", "nowav.json"], "nowav.json: steps.0.wav: nope.wav: no such file", {}),
     ("trace-missing", ["diagram", "--trace", "nope.jsonl"], "nope.jsonl: no such file", {}),
     ("trace-partial", ["diagram", "--trace", "part.jsonl"], "part.jsonl, line 2: not a trace record", {}),
     ("trace-words", ["diagram", "--trace", "words.jsonl"], "words.jsonl, line 1: not a trace record", {}),
@@ -119,3 +122,17 @@ def test_a_closed_pipe_is_silent(tmp_path: Path) -> None:
     proc.stdout.close()
     assert proc.wait(timeout=60) != 0
     assert proc.stderr.read() == b""
+
+
+def test_an_unexpected_error_is_one_line_too(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TURNSTILE_DEBUG", raising=False)
+
+    def command() -> int:
+        raise TypeError("a bug\nover two lines")
+
+    assert run_guarded("turnstile demo", command) == 1
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line == "turnstile demo: TypeError: a bug over two lines (TURNSTILE_DEBUG=1 shows the traceback)"
+    monkeypatch.setenv("TURNSTILE_DEBUG", "1")
+    with pytest.raises(TypeError):
+        run_guarded("turnstile demo", command)

@@ -63,11 +63,11 @@ def test_without_graphviz_the_demo_ends_with_its_summary_and_the_text_drawings(c
 
 def test_the_summary_counts_the_call(call: Run) -> None:
     summary = call.stdout.split("\nthe call ended: ", 1)[1]
-    assert summary.startswith("2 caller turns, 3 agent turns")
+    assert summary.startswith("2 caller turns, 3 agent turns (1 cut off)")
     # The bundled scenario's caller cuts in on the second reply.
     [barge_in] = [line for line in summary.splitlines() if "barge-in" in line]
     assert re.search(r"barge-in at \d+\.\d\ds, \d+\.\d\ds into the agent's reply", barge_in)
-    assert 'heard up to "' in barge_in and barge_in.endswith('..."')
+    assert 'the agent was heard up to "' in barge_in and barge_in.endswith('..."')
     assert 'tool calls: get_weather({"city": "Paris"})' in summary
     assert "errors: none; warnings: 1" in summary
     assert "model latency to first audio" in summary and "loopback model answers at once" in summary
