@@ -33,8 +33,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--barge-ins", type=int, default=10, help="barge-ins through the OpenAI adapter (10; 0 skips)")
     # 20: an N that livekit-agents (AgentSession) still runs in real time on this machine.
     p.add_argument(
-        "--sessions", default="1,20,100", help="N concurrent sessions vs livekit-agents (1,20,100; 0 skips)"
-    )
+        "--sessions", default="1,20,100",
+        help="N concurrent sessions: Turnstile, the floor and every peer (1,20,100; 0 skips)",
+    )  # fmt: skip
+    p.add_argument("--no-density", action="store_true", help="skip the worker deployment density")
     args = p.parse_args(argv)
     if min(args.rounds, args.cycles, args.agents, args.local_agents) < 1 or args.warmup < 0:
         p.error("--rounds, --cycles and the agent counts must be >= 1, --warmup >= 0")
@@ -95,13 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         for provider in ("openai", "gemini"):
             _progress(f"{args.barge_ins} barge-ins: {provider} adapter, loopback server in its own process")
             print(format_bargein(run_bargein(args.barge_ins, provider=provider)))
+    extra: dict[str, object] = {}
     if ns := [int(n) for n in args.sessions.split(",") if int(n) > 0]:
         from ._sessions import format_sessions, run_sessions
 
-        print(format_sessions(run_sessions(ns, progress=_progress)))
+        extra["sessions"] = sessions = run_sessions(ns, progress=_progress)
+        print(format_sessions(sessions), flush=True)
+        if not args.no_density:
+            from ._density import format_density, run_density
+
+            extra["density"] = density = run_density(sessions, progress=_progress)
+            print(format_density(density))
     print(f"\n(total run time {time.perf_counter() - started:.1f} s)")
     if args.json is not None:
-        write_json(args.json, env, config, overhead_ns, results, idle, memory, BASELINE, elapsed)
+        write_json(args.json, env, config, overhead_ns, results, idle, memory, BASELINE, elapsed, extra)
         print(f"figures written to {args.json}")
     return 0
 

@@ -22,7 +22,7 @@ import contextlib
 import time
 from array import array
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from livekit import rtc
 
@@ -47,6 +47,8 @@ class PacedOutput:
         self._drained.set()
         self.recording = False
         """Only frames played while this is set are counted (the measurement window)."""
+        self.on_played: Callable[[int], None] | None = None
+        """Told the samples each tick played: for a framework that tracks playout itself."""
         self.lateness_ms = array("d")
         self.played_samples = 0
         self.written_samples = 0
@@ -61,8 +63,15 @@ class PacedOutput:
         """From the framework's speech-started event to this output being cleared."""
         self.truncate_ms = array("d")
         """From the same event to the truncate sent (the framework's half says how it times it)."""
-        """Playout that ran dry and resumed within GAP_S: an audible hole in the agent's speech."""
+        self.truncations = 0
+        """Truncates the framework sent in the window (``mark_truncate_sent``)."""
+        self.truncation_error_ms = array("d")
+        """The truncate's ``audio_end_ms`` minus what this output played of the reply before it
+        was cleared: what the model will believe was heard, against what was."""
         self._last_played: float | None = None
+        self._burst_played = 0  # samples played since playout last started from empty: this reply's
+        self._cut_heard_ms: float | None = None  # of the reply cleared at the last barge-in
+        self._cut_end_ms: float | None = None  # the truncate sent for it
 
     @property
     def sample_rate(self) -> int:
@@ -88,6 +97,8 @@ class PacedOutput:
             if self.clears != clears:
                 return
         self._waiting = 0
+        if not self._queued:
+            self._burst_played = 0
         if not self._queued and self.recording:
             self.bursts += 1
             # Playout resuming soon after it ran dry is a gap inside speech, not a new reply:
@@ -102,15 +113,32 @@ class PacedOutput:
     def mark_speech_started(self) -> None:
         """The framework got the provider's speech-started event; a barge-in is timed from here."""
         self._speech_at = self._speech_at_for_wire = time.perf_counter() if self._queued else None
+        self._cut_heard_ms = self._cut_end_ms = None
 
-    def mark_truncate_sent(self) -> None:
+    def mark_truncate_sent(self, audio_end_ms: float | None = None) -> None:
+        """The framework sent a truncate (at ``audio_end_ms``, when the half can read it)."""
+        if self.recording:
+            self.truncations += 1
         if self._speech_at_for_wire is not None and self.recording:
             self.truncate_ms.append((time.perf_counter() - self._speech_at_for_wire) * 1000)
+        if self._speech_at_for_wire is not None and audio_end_ms is not None:
+            self._cut_end_ms = audio_end_ms
+            self._pair_truncation()
         self._speech_at_for_wire = None
+
+    def _pair_truncation(self) -> None:
+        # The truncate and the clear come in either order (a framework may truncate first).
+        if self._cut_heard_ms is not None and self._cut_end_ms is not None:
+            if self.recording:
+                self.truncation_error_ms.append(self._cut_end_ms - self._cut_heard_ms)
+            self._cut_heard_ms = self._cut_end_ms = None
 
     def clear(self) -> None:
         if self._speech_at is not None and self.recording:
             self.barge_in_ms.append((time.perf_counter() - self._speech_at) * 1000)
+        if self._speech_at is not None:
+            self._cut_heard_ms = self._burst_played * 1000 / self._rate
+            self._pair_truncation()
         self._speech_at = None
         self._chunks.clear()
         self._queued = 0
@@ -139,7 +167,10 @@ class PacedOutput:
                 need = 0
         played = min(self._frame, self._queued)
         self._queued -= played
+        self._burst_played += played
         self._last_played = time.monotonic()
+        if self.on_played is not None:
+            self.on_played(played)
         if self.recording:
             self.played_samples += played
             self.lateness_ms.append(lateness_ms)

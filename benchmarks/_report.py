@@ -213,6 +213,7 @@ def write_json(
     memory: MemoryResult | None,
     baseline: str,
     elapsed_s: float,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     doc = {
         "environment": env,
@@ -225,5 +226,6 @@ def write_json(
         "idle_cpu": [i.as_dict() for i in idle],
         "memory": memory.as_dict() if memory is not None else None,
         "elapsed_s": round(elapsed_s, 2),
+        **(extra or {}),  # the sessions bench and deployment density, as measured
     }
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

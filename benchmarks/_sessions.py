@@ -34,11 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from turnstile.adapters.voice import RATE, voice
+
+from ._sessions_format import LIMIT_MS, format_sessions
+from ._sessions_venvs import python_for
 
 __all__ = ["format_sessions", "run_sessions"]
 
@@ -49,26 +51,36 @@ VAD_SILENCE_S = 0.5  # both halves configure server VAD with silence_duration_ms
 TURNS_PER_CYCLE = 3  # the last turn of each cycle is barged in on
 BARGE_IN_AFTER_S = 0.8
 PACE = 4.0  # the server streams replies 4x faster than real time, as the real API runs ahead
-LIMIT_MS = 20.0
 FRAMEWORKS = {
     "turnstile": "benchmarks._sessions_turnstile",
+    # No framework: the least any Python program must do for the same load.
+    "floor": "benchmarks._sessions_floor",
     # What a livekit-agents user runs: AgentSession + Agent(llm=RealtimeModel), I/O as RoomIO wires it.
     "livekit-agents": "benchmarks._sessions_peer_agent",
+    # A Pipecat pipeline: transport in -> context aggregator -> OpenAIRealtimeLLMService -> transport out.
+    "pipecat": "benchmarks._sessions_peer_pipecat",
+    # The OpenAI Agents SDK: RealtimeAgent + RealtimeRunner over its websocket model.
+    "openai-agents": "benchmarks._sessions_peer_oai_agents",
     # The plugin's RealtimeSession driven by hand, without AgentSession: a lower bound.
     "livekit-agents-session": "benchmarks._sessions_peer",
 }
-PEERS = ("livekit-agents", "livekit-agents-session")
-"""The halves run with the peer venv's python (livekit-agents pins an older livekit)."""
+PEERS = ("livekit-agents", "pipecat", "openai-agents")
+"""The frameworks users pick, run as their users run them: Turnstile's ratios are against these."""
 GEMINI = {"turnstile-gemini": "benchmarks._sessions_gemini"}
 """The same load through Turnstile's Gemini adapter (``--gemini``); it has no peer here."""
 BASELINE = "benchmarks._sessions_load"  # the rooms alone: what both frameworks' figures include
 BASELINE_S = 5.0  # the room's cost does not follow the caller cycle: a short window is enough
 
 
+def _reply_s() -> float:
+    """How long the server's reply is, in seconds."""
+    return len(voice(REPLY_LINE, pitch=220)) / 2 / RATE
+
+
 def _timeline() -> tuple[bytes, float]:
     """One cycle of the caller's microphone (PCM16 mono 24 kHz), and its length in seconds."""
     speech = voice(CALLER_LINE, pitch=140)
-    reply_s = len(voice(REPLY_LINE, pitch=220)) / 2 / RATE  # what the server will speak
+    reply_s = _reply_s()  # what the server will speak
     wait = VAD_SILENCE_S + reply_s + 0.7  # the answer ends, then a pause before the next turn
     barge = VAD_SILENCE_S + 0.1 + BARGE_IN_AFTER_S  # the next turn starts inside the answer
     pcm = b""
@@ -89,24 +101,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def peer_python() -> tuple[str | None, str]:
-    """The interpreter that has livekit-agents, or None and why not."""
-    env = os.environ.get("TURNSTILE_PEER_PYTHON")
-    candidates = [env] if env else [str(ROOT / ".venv-peer" / "bin" / "python"), sys.executable]
-    probe = ["-c", "import livekit.agents, livekit.plugins.openai"]
-    for python in candidates:
-        if (
-            Path(python).exists()
-            and subprocess.run([python, *probe], capture_output=True, check=False, cwd=ROOT).returncode == 0
-        ):
-            return python, python
-    return None, (
-        "livekit-agents not found (looked for TURNSTILE_PEER_PYTHON, .venv-peer, this venv); create it with: "
-        "python -m venv .venv-peer && .venv-peer/bin/pip install 'livekit-agents==1.8.9' "
-        "'livekit-plugins-openai==1.8.9'"
-    )
-
-
 def _run_one(
     python: str, module: str, n: int, seconds: float, timeline: Path, scenario: Path, extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -123,7 +117,7 @@ def _run_one(
     try:
         assert server.stdout is not None
         server.stdout.readline()  # the URL line: the server is up
-        child = subprocess.run(
+        child = _child(
             [python, "-m", module, "--url", f"ws://127.0.0.1:{port}{path}", "--n", str(n),
              "--seconds", str(seconds), "--warmup", "2", "--timeline", str(timeline),
              "--server-pid", str(server.pid), *extra],
@@ -137,6 +131,51 @@ def _run_one(
         tail = "\n".join(child.stderr.strip().splitlines()[-15:])
         return {"n": n, "error": f"exit {child.returncode}: {tail}"}
     return dict(json.loads(lines[-1]))
+
+
+NO_TRUNCATION = ("turnstile-gemini",)
+"""Halves whose provider has no truncation (Gemini interrupts server-side)."""
+DISTRIBUTIONS = {"turnstile": "turnstile-agents", "turnstile-gemini": "turnstile-agents", "floor": "aiohttp",
+                 "livekit-agents": "livekit-agents", "livekit-agents-session": "livekit-agents",
+                 "pipecat": "pipecat-ai", "openai-agents": "openai-agents"}  # fmt: skip
+
+
+def _version(python: str, name: str) -> str:
+    code = f"from importlib.metadata import version; print(version({DISTRIBUTIONS.get(name, name)!r}))"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
+    return done.stdout.strip() or "?"
+
+
+def check_work(row: dict[str, Any], r: dict[str, Any], *, truncates: bool = True) -> None:
+    """Did the half do the work? Replies played, barge-ins honoured, truncates sent.
+
+    A half that silently did nothing would look cheap: each run is held to what its callers
+    asked of it in the window (``cycles`` cycles of 2 full replies and 1 barge-in per
+    session), with a margin for the turns the window's edges cut.
+    """
+    if "error" in row:
+        return
+    failures = []
+    barge_ins = int(0.8 * row["n"] * r["cycles"])
+    # Two whole replies a cycle (the third is cut): audio played per session-minute.
+    audio = 0.8 * 2 * r["reply_s"] * 60 / r["cycle_s"]
+    if row["agent_audio_s_per_session_minute"] < audio:
+        failures.append(f"{row['agent_audio_s_per_session_minute']:.1f} s of replies played per session-minute, "
+                        f"expected >= {audio:.1f}")  # fmt: skip
+    if row["barge_in_ms"]["n"] < barge_ins:
+        failures.append(f"{row['barge_in_ms']['n']} barge-ins silenced, expected >= {barge_ins}")
+    if truncates and row["truncations_total"] < barge_ins:
+        failures.append(f"{row['truncations_total']} truncates sent, expected >= {barge_ins}")
+    row["check_failures"] = failures
+
+
+def _child(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a half; one that outlasts its time is a failed run, not a failed bench."""
+    try:
+        return subprocess.run(argv, **kwargs)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        return subprocess.CompletedProcess(argv, -9, out, f"timed out after {exc.timeout:.0f} s")
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,16 +197,19 @@ def run_sessions(
 ) -> dict[str, Any]:
     timeline_pcm, cycle_s = _timeline()
     seconds = round(cycles * cycle_s, 3)
-    peer, peer_note = peer_python()
     frameworks = {**FRAMEWORKS, **(GEMINI if gemini else {})}
     if only:
         # A subset, to find one framework's ceiling without re-running the others.
         frameworks = {name: module for name, module in frameworks.items() if name in only}
-    pythons = {name: peer if name in PEERS else sys.executable for name in frameworks}
+    found = {name: python_for(name) for name in frameworks}
+    pythons = {name: python for name, (python, _) in found.items()}
     out: dict[str, Any] = {
         "cycle_s": round(cycle_s, 3), "window_s": seconds, "pace": PACE, "cores": os.cpu_count(),
-        "peer_python": peer_note, "peer_found": peer is not None,
-        "runs": {name: [] for name in frameworks}, "baseline": [],
+        "cycles": cycles, "replies_per_cycle": TURNS_PER_CYCLE, "reply_s": round(_reply_s(), 3),
+        "pythons": {name: where for name, (_, where) in found.items()},
+        "skipped": {name: where for name, (python, where) in found.items() if python is None},
+        "versions": {name: _version(python, name) for name, python in pythons.items() if python},
+        "runs": {name: [] for name in frameworks if pythons[name] is not None}, "baseline": [],
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         timeline, scenario = Path(tmp) / "caller.pcm", Path(tmp) / "scenario.json"
@@ -179,7 +221,7 @@ def run_sessions(
             for name, module in frameworks.items():
                 python = pythons[name]
                 if python is None:
-                    continue
+                    continue  # said once, in the table's notes
                 if progress is not None:
                     progress(f"sessions: {name}, N={n}, {seconds:.0f} s window")
                 out["runs"][name].append(_run_one(python, module, n, seconds, timeline, scenario))
@@ -199,6 +241,9 @@ def run_sessions(
                 for row in latest:
                     if _mic_ms(row) == frame_ms:
                         _net(row, base)
+    for name, rows in out["runs"].items():
+        for row in rows:
+            check_work(row, out, truncates=name not in NO_TRUNCATION)
     out["summary"] = {name: _summary(rows) for name, rows in out["runs"].items() if rows}
     return out
 
@@ -217,107 +262,6 @@ def _net(row: dict[str, Any], base: dict[str, Any]) -> None:
     # At small N the room's share is a few ms of CPU, within the machine's noise: a
     # difference that comes out negative says nothing, and is not reported.
     row["net_cpu_s_per_session_minute"] = round(net, 4) if net > 0 else None
-
-
-# (header, width, digits, value of a result row): the table's columns, in order.
-_COLUMNS: list[tuple[str, int, int, Callable[[dict[str, Any]], float | None]]] = [
-    ("mic ms", 7, 0, lambda row: row.get("mic_frame_ms")),
-    ("CPU-s/sess-min", 15, 3, lambda row: row["cpu_s_per_session_minute"]),
-    ("net", 7, 3, lambda row: row.get("net_cpu_s_per_session_minute")),
-    ("cores", 6, 2, lambda row: row["cores_used"]),
-    ("p50 ms", 8, 2, lambda row: row["lateness_ms"]["p50"]),
-    ("p99 ms", 8, 2, lambda row: row["lateness_ms"]["p99"]),
-    ("max ms", 8, 1, lambda row: row["lateness_ms"]["max"]),
-    ("machine p99", 12, 2, lambda row: (row.get("machine_lateness_ms") or {}).get("p99")),
-    ("gaps", 5, 0, lambda row: row["playout_gaps_total"]),
-    ("cuts", 5, 0, lambda row: row["playout_clears_total"]),
-    ("cut p50", 8, 2, lambda row: row.get("barge_in_ms", {}).get("p50")),
-    ("cut p99", 8, 2, lambda row: row.get("barge_in_ms", {}).get("p99")),
-    ("trunc p99", 10, 2, lambda row: row.get("truncate_ms", {}).get("p99")),
-    ("GC max ms", 10, 1, lambda row: row["gc_pauses"]["max_ms"]),
-    ("GC objs k", 10, 0, lambda row: row["gc_pauses"].get("tracked_objects", 0) / 1000),
-    ("audio s/min", 12, 1, lambda row: row["agent_audio_s_per_session_minute"]),
-    ("server CPU", 11, 3, lambda row: row["server_cpu_s_per_session_minute"]),
-]
-
-
-def format_sessions(r: dict[str, Any]) -> str:
-    nw = max(15, *(len(name) + 1 for name in r["runs"]))  # the framework column fits the longest name
-    lines = [
-        "",
-        (
-            f"Concurrent duplex sessions, one process per framework and N, loopback server in its own process "
-            f"({r['cores']} cores; window {r['window_s']:.1f} s = whole {r['cycle_s']:.1f} s caller cycles; "
-            f"replies streamed at {r['pace']:g}x)"
-        ),
-        f"{'framework':<{nw}}{'N':>4}" + "".join(f"{h:>{w}}" for h, w, _, _ in _COLUMNS),
-    ]
-    bases = {f"room only, {ms} ms": [b for b in r["baseline"] if b.get("mic_frame_ms") == ms]
-             for ms in sorted({b.get("mic_frame_ms") for b in r["baseline"] if b.get("mic_frame_ms")})}  # fmt: skip
-    for name, rows in [*r["runs"].items(), *bases.items()]:
-        for row in rows:
-            if "error" in row:
-                lines.append(f"{name:<{nw}}{row['n']:>4}  failed: {row['error'].splitlines()[-1][:90]}")
-            else:
-                cells = "".join(_num(value(row), w, d) for _, w, d, value in _COLUMNS)
-                lines.append(f"{name:<{nw}}{row['n']:>4}{cells}")
-    lines.append(
-        "  mic ms: the microphone frame length the framework asks the room for (rtc.AudioStream's frame_size_ms: "
-        "Turnstile its 100 ms chunk,\n  livekit-agents RoomIO's default 50 ms);"
-        " CPU-s/sess-min: the child process's CPU (process_time, all threads) per session-minute;\n  net: minus the "
-        "same N rooms alone, reading frames of the same length;\n  machine p99: a bare 10 ms clock in a third process over the same window (what the "
-        "machine imposed); gaps: playout ran dry mid-speech;\n  cuts: barge-ins silenced; cut p50/p99: ms from the "
-        "framework's speech-started event to playout cleared;\n  trunc p99: from the same event to the truncate "
-        "on the wire (Turnstile: written to the socket; livekit-agents: queued by its\n  session, which is earlier); server CPU: the loopback "
-        "server's CPU-s per session-minute;\n  GC max: the longest collector pause in the window; GC objs: objects the "
-        "collector tracks (a full collection walks them all)"
-    )
-    if "livekit-agents-session" in r["runs"]:
-        lines.append(
-            "  livekit-agents: AgentSession + Agent(llm=RealtimeModel), I/O wired as RoomIO would; "
-            "livekit-agents-session: the plugin's RealtimeSession only, driven by hand (a lower bound)"
-        )
-    if not r.get("peer_found", True):
-        lines.append(f"  livekit-agents halves skipped: {r['peer_python']}")
-    for name, s in r["summary"].items():
-        floor = " (every N tested passed: a floor)" if s["all_passed"] else ""
-        lines.append(
-            f"  {name}: largest N with p99 < {LIMIT_MS:.0f} ms: {s['largest_n_p99_under_limit']}{floor}; "
-            f"sessions per core at that N (60 / CPU-s per session-minute): {_num(s['sessions_per_core'], 0, 0)} total, "
-            f"{_num(s['sessions_per_core_net'], 0, 0)} net of the room"
-        )
-    lines += _ratios(r)
-    return "\n".join(lines)
-
-
-def _num(x: float | None, width: int, digits: int) -> str:
-    return f"{'-':>{width}}" if x is None else f"{x:>{width}.{digits}f}"
-
-
-def _ratios(r: dict[str, Any]) -> list[str]:
-    lines = _ratios_against(r, "livekit-agents", "livekit-agents")
-    return lines + _ratios_against(r, "livekit-agents-session", "livekit-agents-session (lower bound)")
-
-
-def _ratios_against(r: dict[str, Any], peer_name: str, label_peer: str) -> list[str]:
-    s = r["summary"]
-    if "turnstile" not in s or peer_name not in s:
-        return []
-    lines = []
-    for key, label in (("sessions_per_core", "total"), ("sessions_per_core_net", "net")):
-        t, p = s["turnstile"][key], s[peer_name][key]
-        if t and p:
-            lines.append(f"  ratio, sessions per core ({label}), Turnstile / {label_peer}: {t / p:.2f}")
-    by_n = {row["n"]: row for row in r["runs"][peer_name] if "error" not in row}
-    for row in r["runs"]["turnstile"]:
-        peer = by_n.get(row["n"])
-        if peer is None or "error" in row:
-            continue
-        total = peer["cpu_s_per_session_minute"] / row["cpu_s_per_session_minute"]
-        tn, pn = row.get("net_cpu_s_per_session_minute"), peer.get("net_cpu_s_per_session_minute")
-        net = f", net {pn / tn:.2f}" if tn and pn and tn > 0 else ""
-        lines.append(f"  N={row['n']}: CPU-s per session-minute, {label_peer} / Turnstile: total {total:.2f}{net}")
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

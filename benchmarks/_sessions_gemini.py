@@ -7,6 +7,9 @@ caller's 24 kHz audio is resampled to Gemini's 16 kHz by the agent, as in produc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from turnstile.adapters.gemini import GeminiLive
 from turnstile.machine import RealtimeAgent
 
@@ -20,7 +23,22 @@ async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     agent = RealtimeAgent(provider)
     await agent.start(transcribed(room))
     await agent.wait_for_state("listening", timeout=30)
+    assert room.link_ is not None
+    mark_interrupted(provider.sessions[-1], room.link_.output.mark_speech_started)
     return agent
+
+
+def mark_interrupted(session: Any, mark: Callable[[], None]) -> None:
+    """Call ``mark`` as the session's reader gets a frame with ``serverContent.interrupted``
+    (Gemini's barge-in: the provider's speech-started event has no counterpart here)."""
+    on_frame = session.on_frame
+
+    def timed(raw: Any) -> None:
+        if b'"interrupted"' in (raw if isinstance(raw, bytes) else raw.encode()):
+            mark()
+        on_frame(raw)
+
+    session.on_frame = timed
 
 
 if __name__ == "__main__":

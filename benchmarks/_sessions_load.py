@@ -98,6 +98,22 @@ def _spread(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
+def _error_spread(values: list[float]) -> dict[str, float | int | None]:
+    """A signed error: its median, and the p99 and worst of its size (either sign is wrong)."""
+    sizes = [abs(v) for v in values]
+    return {**_spread(values), "p99": round(_percentile(sizes, 99), 3) if values else None,
+            "max": round(max(sizes), 3) if values else None}  # fmt: skip
+
+
+def rss_mb() -> float | None:
+    """This process's resident memory (Linux /proc), in MB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -112,6 +128,10 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
     clock.start()
     rooms: list[PacedRoom] = []
     sessions: list[Closable] = []
+    # The process with the framework imported and nothing started: what a process per call
+    # pays before its call (the framework's half module is imported before this runs).
+    gc.collect()
+    rss_idle = rss_mb()
     t_start = time.perf_counter()
     for i in range(args.n):
         # Callers are spread evenly over the timeline's cycle: N calls are not in lockstep.
@@ -144,6 +164,7 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
     srv1 = _server_cpu_s(args.server_pid)
     clock.record(False)
     gc_pauses.recording = False
+    rss_end = rss_mb()
     out, _ = await sentinel.communicate()
     machine = json.loads(out) if sentinel.returncode == 0 and out.strip() else None
     outputs = [r.link_.output for r in rooms if r.link_ is not None]
@@ -176,15 +197,22 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         "transcriptions_total": sum(r.link_.transcriptions for r in rooms if r.link_ is not None),
         "barge_in_ms": _spread([x for o in outputs for x in o.barge_in_ms]),
         "truncate_ms": _spread([x for o in outputs for x in getattr(o, "truncate_ms", ())]),
+        "truncations_total": sum(o.truncations for o in outputs),
+        "truncation_error_ms": _error_spread([x for o in outputs for x in o.truncation_error_ms]),
+        # Memory: the process before any session, and after the window with all N running.
+        "rss_mb_idle": rss_idle,
+        "rss_mb": rss_end,
+        "rss_mb_per_session": None if rss_idle is None or rss_end is None else round((rss_end - rss_idle) / args.n, 3),
         "gc_pauses": gc_pauses.summary(),
         # The microphone frame length the framework asked the room for (frame_size_ms).
         "mic_frame_ms": max((r.link_.frame_ms for r in rooms if r.link_ is not None), default=None),
     }
     clock.mic_on = False
-    for session in sessions:
-        try:
-            await asyncio.wait_for(session.aclose(), 10)
-        except Exception as exc:  # noqa: BLE001 - a session that fails to close must not hide the figures
+    # All at once, within a bound: an overloaded framework closing N sessions one by one
+    # could outlast the parent's patience, and the figures are already taken.
+    closing = [asyncio.wait_for(session.aclose(), 20) for session in sessions]
+    for exc in await asyncio.gather(*closing, return_exceptions=True):
+        if isinstance(exc, BaseException):  # a session that fails to close must not hide the figures
             print(f"closing a session: {exc!r}", file=sys.stderr)
     for room in rooms:
         await room.aclose()

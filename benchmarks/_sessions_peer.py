@@ -85,7 +85,12 @@ class PeerSession:
             if ev.get("type") == "session.updated":
                 ready.set()
 
+        def on_client_event(ev: dict[str, Any]) -> None:
+            if ev.get("type") == "conversation.item.truncate" and self.link is not None:
+                self.link.output.mark_truncate_sent(ev.get("audio_end_ms"))
+
         self.session.on("openai_server_event_received", on_server_event)
+        self.session.on("openai_client_event_queued", on_client_event)
         self.session.on("generation_created", self._on_generation)
         self.session.on("input_speech_started", self._on_speech_started)
         self._spawn(self._forward_mic(self.link))

@@ -266,7 +266,7 @@ class _Model(openai.realtime.RealtimeModel):
 
         def on_client_event(ev: dict[str, Any]) -> None:
             if ev.get("type") == "conversation.item.truncate" and self.output is not None:
-                self.output.mark_truncate_sent()
+                self.output.mark_truncate_sent(ev.get("audio_end_ms"))
 
         session.on("openai_server_event_received", on_server_event)
         session.on("openai_client_event_queued", on_client_event)

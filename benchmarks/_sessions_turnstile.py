@@ -11,6 +11,7 @@ publishes the agent's words as they are heard, as a LiveKit room does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -52,20 +53,29 @@ async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     output = room.link_.output
     agent.on("user_started_speaking", output.mark_speech_started)
     await agent.wait_for_state("listening", timeout=30)
-    on_the_wire(provider.sessions[-1], b'{"type":"conversation.item.truncate"', output.mark_truncate_sent)
+    on_the_wire_message(
+        provider.sessions[-1],
+        b'{"type":"conversation.item.truncate"',
+        lambda message: output.mark_truncate_sent(json.loads(message)["audio_end_ms"]),
+    )
     return agent
 
 
 def on_the_wire(session: Any, prefix: bytes, mark: Callable[[], None]) -> None:
     """Call ``mark`` once a frame starting with ``prefix`` has been written to the socket
     (the connection's websocket writer returned: the frame is with the kernel)."""
+    on_the_wire_message(session, prefix, lambda _: mark())
+
+
+def on_the_wire_message(session: Any, prefix: bytes, mark: Callable[[bytes], None]) -> None:
+    """``on_the_wire``, handing ``mark`` the frame written (to read what was sent)."""
     writer = session._ws._writer  # the live connection's aiohttp WebSocketWriter
     send_frame = writer.send_frame
 
     async def timed(message: bytes, opcode: int, compress: int | None = None) -> None:
         await send_frame(message, opcode, compress)
         if message.startswith(prefix):
-            mark()
+            mark(message)
 
     writer.send_frame = timed
 
