@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PEER := .venv-peer
-PEER_STAMP := $(PEER)/.installed
+PEER_VENVS := $(PEER) .venv-pipecat .venv-oai-agents
 
 .PHONY: setup test demo bench diagrams clean chaos
 
@@ -29,14 +29,19 @@ test: setup
 demo: setup
 	$(BIN)/turnstile demo
 
-# livekit-agents pins its own livekit version: the peer gets a venv of its own.
-$(PEER_STAMP): pyproject.toml
-	@test -x $(PEER)/bin/python || $(PY) -m venv $(PEER)
-	$(PEER)/bin/python -m pip install -q --upgrade pip
-	$(PEER)/bin/python -m pip install -q -e '.[bench-peer]'
-	@touch $(PEER_STAMP)
+# Each peer pins its own versions (livekit-agents an older livekit): each gets a venv of its
+# own, from this project's extra of the same name: .venv-peer [bench-peer] (livekit-agents),
+# .venv-pipecat [bench-pipecat], .venv-oai-agents [bench-oai-agents] (OpenAI Agents SDK).
+.venv-%/.installed: pyproject.toml
+	@test -x .venv-$*/bin/python || $(PY) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install -q --upgrade pip
+	.venv-$*/bin/python -m pip install -q -e '.[bench-$*]'
+	@touch $@
 
-bench: setup $(PEER_STAMP)
+# A peer whose venv cannot be made is skipped by the bench, which says why.
+bench: setup
+	@$(MAKE) --no-print-directory -k $(addsuffix /.installed,$(PEER_VENVS)) || \
+	  echo "make bench: a peer's venv could not be made; the bench skips that half and says why"
 	$(BIN)/python -m benchmarks
 
 # 500 seeded conversations through a fault-injecting proxy (benchmarks/_chaos.py); exits
@@ -48,4 +53,4 @@ diagrams: setup
 	$(BIN)/turnstile diagram --write-committed
 
 clean:
-	rm -rf $(VENV) $(PEER) build *.egg-info
+	rm -rf $(VENV) $(PEER_VENVS) build *.egg-info
