@@ -137,9 +137,14 @@ class Trace:
 
     def assert_visits(self, *expected: str) -> None:
         """``expected`` appears in the visited states in order (other states may come between)."""
-        it = iter(self.path)
-        if not all(any(s == e for s in it) for e in expected):
-            raise TraceAssertionError(self._diff("visits (in order)", list(expected), self.path))
+        path = self.path
+        matched: list[int] = []  # the step of the path each expected state matched
+        for want in expected:
+            start = matched[-1] + 1 if matched else 0
+            try:
+                matched.append(path.index(want, start))
+            except ValueError:
+                raise TraceAssertionError(_visits_failure(list(expected), matched, path)) from None
 
     def assert_transitions(self, expected: Sequence[tuple[str | None, str, str]]) -> None:
         """The transitions taken are exactly ``expected`` (event, source, target)."""
@@ -177,3 +182,20 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self.records)
+
+
+def _visits_failure(expected: list[str], matched: list[int], path: list[str]) -> str:
+    """Where the expected subsequence stopped matching: the state never reached, and after what."""
+    k = len(matched)
+    want = expected[k]
+    where = f"after step {matched[-1]} ({path[matched[-1]]})" if matched else "at all"
+    earlier = [i for i, s in enumerate(path) if s == want]
+    seen = f"; it was visited only before that, at step {earlier[0]}" if earlier else ""
+    prefix = ", ".join(f"{expected[j]} (step {i})" for j, i in enumerate(matched)) or "nothing"
+    return (
+        f"visits (in order) stopped matching at expected state {k + 1} of {len(expected)}: "
+        f"{want} was not visited {where}{seen}\n"
+        f"  matched so far: {prefix}\n"
+        f"  expected (in order, others may come between): {' -> '.join(expected)}\n"
+        f"  actual path (steps from 0): {' -> '.join(path) or '(no transitions)'}"
+    )

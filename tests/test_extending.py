@@ -208,6 +208,28 @@ def test_traces_round_trip_through_jsonl_and_explain_failures(tmp_path: Path) ->
     back.assert_never("listening", "speaking")
 
 
+def test_assert_visits_says_where_the_expected_states_stopped_matching() -> None:
+    # The path: initializing -> listening -> thinking -> speaking -> interrupted -> listening
+    steps = [("session_ready", "initializing", "listening"), ("reply_requested", "listening", "thinking"),
+             ("audio_started", "thinking", "speaking"), ("user_speech_started", "speaking", "interrupted"),
+             (None, "interrupted", "listening")]
+    trace = Trace(TraceRecord(t=i / 10, event=e, source=s, target=t) for i, (e, s, t) in enumerate(steps))
+    trace.assert_visits("listening", "speaking", "listening")
+    with pytest.raises(TraceAssertionError) as err:
+        trace.assert_visits("listening", "speaking", "thinking")
+    lines = str(err.value).splitlines()
+    # Not "first difference at step 0": the third expected state is the one never reached,
+    # after the prefix matched at steps 1 and 3 (thinking came only before, at step 2).
+    assert lines[0] == (
+        "visits (in order) stopped matching at expected state 3 of 3: thinking was not "
+        "visited after step 3 (speaking); it was visited only before that, at step 2"
+    )
+    assert lines[1] == "  matched so far: listening (step 1), speaking (step 3)"
+    assert "first difference" not in str(err.value)
+    with pytest.raises(TraceAssertionError, match="1 of 1: closed was not visited at all"):
+        trace.assert_visits("closed")
+
+
 def test_a_bounded_trace_keeps_the_newest_records() -> None:
     trace = Trace(max_records=3)
     listener = trace.listener()
