@@ -22,7 +22,7 @@ from pathlib import PurePath
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "DEFAULT_MAX_ARGUMENTS_BYTES",
@@ -34,6 +34,7 @@ __all__ = [
     "result_text",
     "safe_str",
     "type_name",
+    "validation_brief",
 ]
 
 # A realtime model emits at most a few thousand tokens per response (OpenAI's
@@ -183,6 +184,33 @@ def safe_str(obj: object) -> str:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``Type: message`` (or just ``Type`` when the message is empty or its str() fails)."""
+    """``Type: message`` (or just ``Type`` when the message is empty or its str() fails).
+
+    A pydantic ValidationError (a tool validating data of its own) is shown as its fields
+    and problems: its str() carries the input values and a documentation URL per error.
+    """
+    if isinstance(exc, ValidationError):
+        return f"{type(exc).__name__} for {safe_str(exc.title)}: {validation_brief(exc)}"
     message = safe_str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+# pydantic prefixes a validator's own message with these; the model needs only the message.
+_VALIDATOR_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def validation_brief(exc: ValidationError, limit: int = 5) -> str:
+    """``field: problem; ...`` for the first ``limit`` errors, without input values or URLs."""
+    try:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    except Exception:  # a hostile validator's message object; the type still says something
+        return "the values are invalid"
+    parts = []
+    for e in errors[:limit]:
+        where = ".".join(map(str, e["loc"])) or "arguments"
+        msg = e["msg"]
+        for prefix in _VALIDATOR_PREFIXES:
+            msg = msg.removeprefix(prefix)
+        parts.append(f"{where}: {msg}")
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return safe_str("; ".join(parts) + more)

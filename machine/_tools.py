@@ -28,6 +28,7 @@ from ._tool_results import (
     exceeds,
     result_text,
     safe_str,
+    validation_brief,
 )
 from ._tool_threads import ToolThreads, ToolThreadsClosed
 
@@ -151,22 +152,22 @@ class Tool:
         try:
             raw = json.loads(arguments or "{}")
             if not isinstance(raw, dict):
-                raise ValueError("arguments must be a JSON object")
+                raise _NotAnObject(_JSON_KIND.get(type(raw), "a value"))
             parsed = self.args.model_validate(raw)
+        except json.JSONDecodeError as exc:
+            problem = f"not valid JSON ({exc.msg} at character {exc.pos})"
+        except _NotAnObject as exc:
+            problem = f"expected a JSON object of named arguments, got {exc}"
         except ValidationError as exc:
-            logger.warning("tool %s: bad arguments: %s", self.name, exc)
-            raise _BadArguments(f"invalid arguments for {self.name}: {_brief(exc)}") from exc
-        except RecursionError as exc:
-            logger.warning("tool %s: arguments nested too deeply", self.name)
-            raise _BadArguments(
-                f"invalid arguments for {self.name}: JSON nested too deeply"
-            ) from exc
-        except Exception as exc:  # bad JSON, or whatever a custom validator raised
-            logger.warning("tool %s: bad arguments: %s", self.name, describe_exception(exc))
-            raise _BadArguments(
-                f"invalid arguments for {self.name}: {describe_exception(exc)}"
-            ) from exc
-        return {k: getattr(parsed, k) for k in type(parsed).model_fields}
+            problem = validation_brief(exc)
+        except RecursionError:
+            problem = "JSON nested too deeply"
+        except Exception as exc:  # whatever a custom validator raised outside pydantic's wrapping
+            problem = describe_exception(exc)
+        else:
+            return {k: getattr(parsed, k) for k in type(parsed).model_fields}
+        logger.warning("tool %s: bad arguments: %s", self.name, problem)
+        raise _BadArguments(f"invalid arguments for {self.name}: {problem}")
 
     async def _call_async(
         self, call_id: str, kwargs: dict[str, Any], limits: ToolLimits
@@ -238,12 +239,12 @@ class _BadArguments(Exception):
     pass
 
 
-def _brief(exc: ValidationError) -> str:
-    """A validation error in a line or two: where and what, without the input or URLs."""
-    errors = exc.errors(include_url=False, include_context=False, include_input=False)
-    parts = [f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in errors[:5]]
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return safe_str("; ".join(parts) + more)
+class _NotAnObject(Exception):
+    pass
+
+
+_JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a number",
+              bool: "true or false", type(None): "null"}
 
 
 _DEFAULT_LIMITS = ToolLimits()

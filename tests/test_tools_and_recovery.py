@@ -7,6 +7,7 @@ import json
 from typing import Literal
 
 import pytest
+from pydantic import BaseModel, field_validator
 
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.pytest_plugin import Harness
@@ -22,6 +23,7 @@ from turnstile.machine import (
     Tool,
     ToolCallsCancelled,
     ToolCallsRequested,
+    Toolbox,
     ToolOutput,
 )
 
@@ -94,6 +96,53 @@ async def test_tool_calls_always_end_in_an_output(
     assert agent.state == "thinking"
     await agent.aclose()
     await room.aclose()
+
+
+class Address(BaseModel):
+    street: str
+    zip_code: int
+
+    @field_validator("street")
+    @classmethod
+    def _not_empty(cls, street: str) -> str:
+        if not street:
+            raise ValueError("street must not be empty")
+        return street
+
+
+def deliver(city: str, when: int, to: Address | None = None) -> str:
+    """A tool that validates data of its own too."""
+    if city == "raw":
+        Address.model_validate({"street": 12})  # raises pydantic's ValidationError
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ('{"city": 3, "when": "x"}', "invalid arguments for deliver: city: Input should be a valid "
+         "string; when: Input should be a valid integer, unable to parse string as an integer"),
+        ('{"city": "Oslo", "when": 1, "to": {"street": "", "zip_code": 1}}',
+         "invalid arguments for deliver: to.street: street must not be empty"),
+        ('{"when": 1}', "invalid arguments for deliver: city: Field required"),
+        ("not json", "invalid arguments for deliver: not valid JSON (Expecting value at character 0)"),
+        ("[1, 2]", "invalid arguments for deliver: expected a JSON object of named arguments, got an array"),
+        ('{"city": "raw", "when": 1}',
+         "deliver failed: ValidationError for Address: street: Input should be a valid string; "
+         "zip_code: Field required"),
+    ],
+)
+async def test_the_model_reads_a_short_message_naming_the_field_and_the_problem(
+    arguments: str, expected: str
+) -> None:
+    # Not pydantic's text: no "For further information visit https://errors.pydantic.dev",
+    # no input values, no "Value error, " prefix; where a tool raised one of its own, too.
+    toolbox = Toolbox([deliver])
+    out = await toolbox.call("call_1", "deliver", arguments)
+    assert out.is_error
+    assert out.output == expected
+    assert "pydantic.dev" not in out.output and "input_value" not in out.output
+    await toolbox.aclose()
 
 
 async def test_a_tool_reply_waits_for_the_current_playout(turnstile_harness: Harness) -> None:
