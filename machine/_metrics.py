@@ -13,13 +13,15 @@ __all__ = ["InFlightResponse", "response_metrics"]
 class InFlightResponse:
     """A response between ``response_created`` and ``response_done``."""
 
-    __slots__ = ("id", "created_at", "first_audio_at", "cancelled")
+    __slots__ = ("id", "created_at", "first_audio_at", "cancelled", "heard")
 
     def __init__(self, response_id: str) -> None:
         self.id = response_id
         self.created_at = time.monotonic()
         self.first_audio_at: float | None = None
         self.cancelled = False
+        self.heard = False
+        """Some of its audio reached the listener (asking for it again would repeat it)."""
 
 
 def response_metrics(ev: ResponseDone, response: InFlightResponse | None) -> ResponseMetrics:

@@ -211,6 +211,9 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
         rate = self.player.sample_rate
         for handle in self._to_commit:
             heard = self.player.heard_samples(handle)
+            response = self.responses.get(handle.response_id)
+            if response is not None and heard > 0:
+                response.heard = True
             text = heard_text(
                 handle.transcript,
                 heard,
@@ -239,19 +242,17 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
 
     def recover_session(self) -> None:
         self.set_forwarding(False)
-        heard: set[str] = set()
         if self.player is not None and self.player.playing:
             handle = self.player.interrupt()
             if handle is not None:
                 self._to_commit.append(handle)
                 self.emitter.emit("agent_stopped_speaking")
-                if self.player.heard_samples(handle) > 0:
-                    heard.add(handle.response_id)
-            self.commit_agent_speech()
-        # Responses in flight died with the socket. A reply asked for and not yet heard
-        # is owed anew, once the new session is ready; one the user already heard part of
+        if self.player is not None:
+            self.commit_agent_speech()  # what was heard of each response is known from here
+        # Responses in flight died with the socket. A reply asked for and none of it heard
+        # is owed anew, once the new session is ready; one the user heard (part or all of)
         # is in the conversation as heard, and asking again would say it twice.
-        unheard = any(r.id not in heard for r in self.responses.values() if not r.cancelled)
+        unheard = any(not r.heard for r in self.responses.values() if not r.cancelled)
         self.reply_wanted = self.reply_wanted or self.awaiting_response or unheard
         self.forget_responses()
         self.handles.clear()

@@ -17,6 +17,7 @@ from turnstile.machine import (
     AgentOptions,
     AudioDelta,
     RealtimeAgent,
+    ResponseContentDone,
     ResponseCreated,
     SessionLost,
     SessionReady,
@@ -87,6 +88,23 @@ async def test_a_reply_partly_heard_before_a_drop_is_not_said_again(turnstile_ha
     s.emit(SessionReady())
     await h.agent.wait_for_state("listening")
     assert spoken and spoken[0].endswith("...")
+    assert "create_response" not in s.names()
+
+
+async def test_a_reply_heard_to_the_end_before_its_done_is_not_said_again(
+    turnstile_harness: Harness,
+) -> None:
+    h = turnstile_harness
+    s = h.session
+    committed: list[str] = []
+    h.agent.on("agent_speech_committed", committed.append)
+    rid, iid = s.start_audio_response(pcm_tone(200), transcript="all of it", done=False)
+    s.emit(ResponseContentDone(response_id=rid, item_id=iid, text="all of it"))
+    await h.agent.wait_for_state("thinking", timeout=3)  # played whole; the response not done
+    assert committed == ["all of it"]
+    s.emit(SessionLost(reason="drop"))  # ... before its response.done / turnComplete
+    s.emit(SessionReady())
+    assert h.agent.state == "listening"
     assert "create_response" not in s.names()
 
 
