@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # imported by the fixtures: pytest start-up must not load Liv
     from .local import LocalRoom
     from .scripted import ScriptedRealtime, ScriptedSession
 
-__all__ = ["Harness", "scripted_provider", "local_room", "turnstile_harness"]
+__all__ = ["Harness", "local_room", "scripted_provider", "turnstile_harness"]
 
 _ASYNC_FIXTURES = frozenset({"local_room", "turnstile_harness"})
 MISSING_PYTEST_ASYNCIO = (
