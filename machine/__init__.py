@@ -25,6 +25,7 @@ from ._events import (
     TranscriptDelta,
     Usage,
 )
+from ._listeners import ListenerWarning
 from ._options import DEFAULT_STATE_MAP, AgentError, AgentOptions, ResponseMetrics
 from ._paths import ChartTransition, PathStep, TransitionPath, chart_transitions, transition_paths
 from ._playout import PlayoutHandle
@@ -64,6 +65,7 @@ __all__ = [
     "InputSpeechStarted",
     "InputSpeechStopped",
     "InputTranscriptionCompleted",
+    "ListenerWarning",
     "PathStep",
     "PlayoutHandle",
     "ProviderError",

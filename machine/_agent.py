@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 import uuid
@@ -15,6 +14,7 @@ from ._audio_in import AudioForwarder
 from ._chart import AgentChart, events_by_leaf
 from ._chat import ChatContext
 from ._emitter import EventEmitter
+from ._listeners import check_listener, refuse_async_callbacks
 from ._options import AgentOptions
 from ._playout import Player
 from ._ports import RealtimeProvider, RealtimeSession, RoomLink, RoomPort, TranscriptSegment
@@ -74,7 +74,8 @@ class RealtimeAgent:
         )
         user_listeners = list(listeners)
         for listener in user_listeners:
-            _refuse_async_callbacks(listener)
+            refuse_async_callbacks(listener)
+            check_listener(listener, chart)  # warns about hooks named after nothing in it
         self.chart = chart(
             model=self._runtime,
             listeners=[self.trace.listener(), _Observer(self), *user_listeners],
@@ -283,18 +284,6 @@ class RealtimeAgent:
                 # speech's length, so a guard like "ignore barge-ins under 300 ms" works.
                 speech_ms = int((time.monotonic() - rt.user_speaking_since) * 1000)
                 self._send("user_speech_started", speech_ms=speech_ms)
-
-
-def _refuse_async_callbacks(listener: object) -> None:
-    for name in dir(listener):
-        if name.startswith("__"):
-            continue
-        attr = getattr(listener, name, None)
-        if inspect.iscoroutinefunction(attr):
-            raise TypeError(
-                f"listener {type(listener).__name__}.{name} is async: chart callbacks must not "
-                "await (it would delay barge-ins); start a task from a sync callback instead"
-            )
 
 
 async def _logged(coro: Any) -> None:

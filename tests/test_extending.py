@@ -4,6 +4,7 @@ the agent's lifecycle."""
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from turnstile.machine import (
     AgentChart,
     InputSpeechStarted,
     InputSpeechStopped,
+    ListenerWarning,
     RealtimeAgent,
     SessionReady,
     Trace,
@@ -151,6 +153,50 @@ def test_async_callbacks_are_refused_with_a_clear_error() -> None:
 
     with pytest.raises(TypeError, match="must not await"):
         RealtimeAgent(ScriptedRealtime(), listeners=[Slow()])
+
+
+def test_listener_hooks_named_after_nothing_in_the_chart_are_warned_about() -> None:
+    class Typos:
+        def on_enter_speakin(self) -> None: ...  # a state misspelled
+        def before_user_speech_start(self) -> None: ...  # an event misspelled
+        def interuption_allowed(self, speech_ms: int = 0) -> bool:  # a guard misspelled
+            return False
+
+        def on_enter_on_hold(self) -> None: ...  # a state of another chart
+        def on_enter_speaking(self) -> None: ...  # these name the chart's own
+        def after_session_ready(self) -> None: ...
+        def reply_pending(self) -> bool:
+            return True
+
+        def summary(self) -> str:  # a helper, near no name the chart uses
+            return ""
+
+    with pytest.warns(ListenerWarning) as record:
+        RealtimeAgent(ScriptedRealtime(), listeners=[Typos()])
+    messages = sorted(str(w.message) for w in record)
+    assert messages == [
+        "listener Typos.before_user_speech_start is never called: AgentChart has no event "
+        "'user_speech_start'; did you mean before_user_speech_started?",
+        "listener Typos.interuption_allowed is never called: AgentChart names no guard or action "
+        "'interuption_allowed'; did you mean interruption_allowed?",
+        "listener Typos.on_enter_on_hold is never called: AgentChart has no state 'on_hold' (its "
+        "states: active, closed, initializing, interrupted, listening, speaking, thinking)",
+        "listener Typos.on_enter_speakin is never called: AgentChart has no state 'speakin'; "
+        "did you mean on_enter_speaking?",
+    ]
+    assert {w.filename for w in record} == {__file__}  # pointed at the user's own line
+
+
+def test_listeners_that_name_the_charts_own_hooks_are_not_warned_about() -> None:
+    class OnHoldHooks:
+        def on_enter_on_hold(self) -> None: ...
+        def after_hold(self) -> None: ...
+        def before_transition(self) -> None: ...
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RealtimeAgent(ScriptedRealtime(), listeners=[Recorder(), IgnoreShortBargeIns()])
+        RealtimeAgent(ScriptedRealtime(), chart=OnHold, listeners=[OnHoldHooks()])  # type: ignore[arg-type]
 
 
 async def test_start_twice_is_refused(turnstile_harness: Harness) -> None:
