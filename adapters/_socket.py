@@ -58,7 +58,16 @@ _REDACTED = "<redacted>"
 
 class FatalClose(ConnectionError):
     """The server closed, or refused the handshake, for a reason a retry will not fix
-    (bad key, bad request). What ``connect()`` and the session's task raise then."""
+    (bad key, bad request). What ``connect()`` and the session's task raise then; ``code``
+    is the server's (a close code), reported as the agent's one fatal error's code."""
+
+    def __init__(self, reason: str, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class _GaveUp(ConnectionError):
+    """The last retry failed; the SessionLost before it said so."""
 
 
 def socket_settings(provider: object) -> dict[str, Any]:
@@ -145,6 +154,11 @@ class ReconnectingSocket:
             ready.cancel()
             self._runner.result()  # raises what ended it
 
+    @property
+    def ready(self) -> bool:
+        """Connected and configured: a frame sent now reaches this connection's session."""
+        return self._ws is not None and self._ready.is_set()
+
     def mark_ready(self) -> None:
         if self._ready_at is None:
             self._ready_at = time.monotonic()
@@ -182,14 +196,15 @@ class ReconnectingSocket:
         attempt = 0
         while not self._closed:
             self._ready_at, self._abandoned = None, False
-            reason, fatal = await self._connection()
+            reason, fatal, code = await self._connection()
             if self._closed:
                 return
             if fatal:
-                self._emit(SessionLost(reason=reason, will_reconnect=False))
+                logger.error("provider session ended: %s", reason)
+                self._emit(SessionLost(reason=reason, will_reconnect=False, code=code))
                 # Built from a string, outside any except block: no __cause__ or __context__
                 # leads back to aiohttp's error and the request headers it holds.
-                raise FatalClose(reason)
+                raise FatalClose(reason, code)
             if self._planned:
                 continue  # a hand-off, not a failure: no backoff, no SessionLost
             if self._proved_healthy():
@@ -200,15 +215,16 @@ class ReconnectingSocket:
             self._ready.clear()
             self._emit(SessionLost(reason=reason, will_reconnect=will_retry))
             if not will_retry:
-                raise ConnectionError(f"gave up after {self.max_retries} reconnects: {reason}")
+                raise _GaveUp(f"gave up after {self.max_retries} reconnects: {reason}")
             delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: no thundering herd
 
     def _proved_healthy(self) -> bool:
         return self._ready_at is not None and time.monotonic() - self._ready_at >= self.healthy_after_s
 
-    async def _connection(self) -> tuple[str, bool]:
-        """One connection, from handshake to its end: why it ended, and whether for good.
+    async def _connection(self) -> tuple[str, bool, str | None]:
+        """One connection, from handshake to its end: why it ended, whether for good, and
+        the server's code when it ended it for good.
 
         Returns a description instead of raising what aiohttp raised: a handshake error
         carries the request's headers, the API key among them.
@@ -216,15 +232,16 @@ class ReconnectingSocket:
         try:
             await self._connect_once()
             self._planned = False
-            return self._redact(await self._pump()), False
+            return self._redact(await self._pump()), False, None
         except FatalClose as exc:
-            return self._redact(str(exc)), True
+            return self._redact(str(exc)), True, exc.code
         except aiohttp.ClientResponseError as exc:  # the upgrade was answered with an HTTP error
-            return f"websocket handshake rejected: HTTP {exc.status}", exc.status in _FATAL_STATUS
+            fatal = exc.status in _FATAL_STATUS
+            return f"websocket handshake rejected: HTTP {exc.status}", fatal, None
         except _HandshakeTimeout as exc:
-            return str(exc), False
+            return str(exc), False, None
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            return self._redact(f"{type(exc).__name__}: {exc}"), False
+            return self._redact(f"{type(exc).__name__}: {exc}"), False, None
 
     async def _connect_once(self) -> None:
         assert self._http is not None
@@ -328,5 +345,9 @@ def _clip(text: str, limit: int = 300) -> str:
 
 
 def _log_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("provider session ended: %s", task.exception())
+    if task.cancelled():
+        return
+    exc = task.exception()  # retrieved here, whether or not connect() is still waiting
+    # A fatal close and the last retry were logged where they happened, once.
+    if exc is not None and not isinstance(exc, (FatalClose, _GaveUp)):
+        logger.error("provider session ended: %s", exc)

@@ -169,6 +169,15 @@ class ScenarioCursor:
                 return step
         return None
 
+    def skip_past_tool_calls(self) -> None:
+        """Move past the next reply that calls tools (and the caller turns before it), if
+        there is one ahead: its results have come, and the reply after it is due."""
+        for i in range(self.index, len(self.steps)):
+            step = self.steps[i]
+            if isinstance(step, ModelReply) and step.tool_calls:
+                self.index = i + 1
+                return
+
     def next_reply(self) -> ModelReply | None:
         """The next model reply; caller turns that never arrived as audio are skipped."""
         while self.index < len(self.steps):

@@ -190,8 +190,8 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
 
     def flush_reply(self) -> None:
         """Ask for the reply a tool owes, once nothing is playing and nothing is in flight."""
-        if not self.reply_wanted or self.closed or self.responses:
-            return
+        if not self.reply_wanted or self.closed or self.responses or self._tool_batches:
+            return  # a running tool's batch asks when it ends: its outputs are the answer
         if self.leaf() in ("initializing", "closed"):
             return  # asked once the session is ready (start_forwarding_audio)
         if self.player is not None and self.player.playing:

@@ -16,6 +16,8 @@ from pydantic import Field, field_validator, model_validator
 from ._wire import ClientModel, encode_base64
 
 __all__ = [
+    "FunctionCallPart",
+    "FunctionResponsePart",
     "ActivityEnd",
     "ActivityHandling",
     "ActivityStart",
@@ -102,17 +104,36 @@ class Blob(ClientModel):
         return cls.from_bytes(pcm, f"audio/pcm;rate={sample_rate}")
 
 
+class FunctionCallPart(ClientModel):
+    """A model turn's function call, as history: ``{id, name, args}``."""
+
+    id: str | None = None
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class FunctionResponsePart(ClientModel):
+    """A user turn's function response, as history: ``{id, name, response}``."""
+
+    id: str | None = None
+    name: str
+    response: dict[str, Any]
+
+
 class Part(ClientModel):
-    """One piece of a turn: either text or inline media, never both."""
+    """One piece of a turn: text, inline media, a function call or a function response."""
 
     text: str | None = None
     inline_data: Blob | None = None
+    function_call: FunctionCallPart | None = None
+    function_response: FunctionResponsePart | None = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Part:
-        # Part is a oneof in the API; sending both is rejected server-side.
-        if (self.text is None) == (self.inline_data is None):
-            raise ValueError("Part needs exactly one of text or inline_data")
+        # Part is a oneof in the API; sending two kinds is rejected server-side.
+        kinds = (self.text, self.inline_data, self.function_call, self.function_response)
+        if sum(k is not None for k in kinds) != 1:
+            raise ValueError("Part needs exactly one of text, inline_data, function_call, function_response")
         return self
 
 

@@ -185,7 +185,12 @@ class LiveConnection:
             for turn in message.turns or []:
                 self.context_chars += sum(len(p.text or "") for p in turn.parts)
             if message.turn_complete:
-                self.cursor.next_caller()  # typed instead of spoken: still the script's caller turn
+                if _carries_function_responses(message):
+                    # A tool's result given as history (its call was lost with a session
+                    # that could not be resumed mid-call): the reply after that call is due.
+                    self.cursor.skip_past_tool_calls()
+                else:
+                    self.cursor.next_caller()  # typed instead of spoken: still the script's caller turn
                 self.respond()
         elif isinstance(message, ToolResponse):
             self._tool_response(message)
@@ -370,3 +375,6 @@ class LiveConnection:
                 update["lastConsumedClientMessageIndex"] = str(self._messages - 1)  # int64: a string in JSON
             await self.send({"sessionResumptionUpdate": update})
 
+
+def _carries_function_responses(message: ClientContent) -> bool:
+    return any(p.function_response is not None for t in message.turns or [] for p in t.parts)

@@ -9,6 +9,7 @@ planned hand-off that neither stops playout nor loses queued audio.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -16,14 +17,17 @@ from typing import TYPE_CHECKING
 from turnstile.machine import (
     Capabilities,
     ChatContext,
+    FunctionCall,
     ProviderError,
     ProviderEvent,
+    ToolCallsRequested,
     ToolOutput,
     ToolSchema,
 )
 
 from .._socket import FatalClose, ReconnectingSocket, socket_settings
 from ._mapping import TurnMapper
+from ._client import FunctionCallPart, FunctionResponsePart, Part
 from ._protocol import (
     ActivityEnd,
     ActivityStart,
@@ -68,6 +72,10 @@ class GeminiLiveSession(ReconnectingSocket):
         self._handle: str | None = None
         self._in_activity = False
         self._after_tool_response = False
+        self._calls: dict[str, tuple[FunctionCall, int]] = {}
+        """Calls asked for and not answered yet, with the connection that asked."""
+        self._undelivered: list[ToolOutput] = []
+        """Outputs that came while the socket was down: delivered once it is ready again."""
         self._handoff = False
         self._handoff_timer: asyncio.TimerHandle | None = None
 
@@ -117,8 +125,14 @@ class GeminiLiveSession(ReconnectingSocket):
             logger.warning("malformed server message: %s", exc)
             return
         for ev in mapped:
+            if isinstance(ev, ToolCallsRequested):
+                for call in ev.calls:
+                    self._calls[call.call_id] = (call, self.connects)
             if ev.kind == "session_ready":
                 self.mark_ready()
+                if self._undelivered:
+                    outputs, self._undelivered = self._undelivered, []
+                    self._deliver(outputs)
                 if self._handoff:
                     self._handoff = False
                     continue  # a hand-off: the agent never knew the socket changed
@@ -149,8 +163,10 @@ class GeminiLiveSession(ReconnectingSocket):
             return "hand-off"  # we closed it ourselves, after goAway
         code = code or 1006  # no close frame: abnormal closure
         if code in _FATAL_CLOSES:
-            self._emit(ProviderError(code=str(code), message=reason or _FATAL_CLOSES[code], recoverable=False))
-            raise FatalClose(f"closed by server ({code} {_FATAL_CLOSES[code]}): {reason}")
+            # No error event here: the socket's SessionLost (for good) carries the code and
+            # the reason, and becomes the agent's one fatal error.
+            said = f": {reason}" if reason else ""
+            raise FatalClose(f"closed by server ({code} {_FATAL_CLOSES[code]}){said}", str(code))
         if code not in (1000, 1001):
             self._emit(ProviderError(code=str(code), message=reason or "the server closed the session"))
         return f"closed by server (code {code}) {reason}".strip()
@@ -193,18 +209,51 @@ class GeminiLiveSession(ReconnectingSocket):
 
     def send_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
         self._after_tool_response = True
-        self._send(
-            ToolResponse(
-                function_responses=[
-                    FunctionResponse(
-                        id=o.call_id,
-                        name=o.name,
-                        response={"error": o.output} if o.is_error else {"output": o.output},
-                    )
-                    for o in outputs
-                ]
-            )
-        )
+        if not self.ready:
+            self._undelivered.extend(outputs)  # the socket is down: they wait for the next one
+            return
+        self._deliver(list(outputs))
+
+    def _deliver(self, outputs: list[ToolOutput]) -> None:
+        # A call asked on an earlier connection is unknown to this one: Gemini cannot resume
+        # a session mid tool call (its handles stop being resumable), so the new session has
+        # neither the call nor the question. It gets both as history, and answers them.
+        asked = {o.call_id: self._calls.pop(o.call_id, (None, self.connects)) for o in outputs}
+        live = [o for o in outputs if asked[o.call_id][1] == self.connects]
+        stale = [(o, asked[o.call_id][0]) for o in outputs if asked[o.call_id][1] != self.connects]
+        if live:
+            self._send(ToolResponse(function_responses=[
+                FunctionResponse(id=o.call_id, name=o.name, response=_response(o)) for o in live
+            ]))  # fmt: skip
+        if stale:
+            logger.info("tool calls %s were asked on a lost connection; giving them as history",
+                        [o.call_id for o, _ in stale])
+            calls = [
+                Part(function_call=FunctionCallPart(id=o.call_id, name=o.name, args=_args(c)))
+                for o, c in stale
+            ]
+            answers = [
+                Part(function_response=FunctionResponsePart(id=o.call_id, name=o.name, response=_response(o)))
+                for o, _ in stale
+            ]
+            self._send(ClientContent(
+                turns=[Content(role="model", parts=calls), Content(role="user", parts=answers)],
+                turn_complete=True,
+            ))  # fmt: skip
 
     def update_chat_ctx(self, ctx: ChatContext) -> None:
         self.chat_ctx = ctx
+
+
+def _response(out: ToolOutput) -> dict[str, object]:
+    return {"error": out.output} if out.is_error else {"output": out.output}
+
+
+def _args(call: FunctionCall | None) -> dict[str, object]:
+    if call is None:
+        return {}
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        return {"arguments": call.arguments}
+    return args if isinstance(args, dict) else {"arguments": args}

@@ -188,7 +188,12 @@ class RealtimeConnection:
                     self.vad.reset(self._ms(self._samples))
                 await self.send({"type": "input_audio_buffer.cleared"})
             case "conversation.item.create":
-                await self._send_all(self.conversation.create(event.model_dump(mode="json")))
+                item = event.model_dump(mode="json")
+                if item.get("item", {}).get("type") == "function_call":
+                    # A call given as history (a conversation replayed after a reconnect):
+                    # the script has been played up to it, and the reply after it is due.
+                    self.cursor.skip_past_tool_calls()
+                await self._send_all(self.conversation.create(item))
             case "conversation.item.truncate":
                 assert isinstance(event, p.ConversationItemTruncate)
                 sent = self.audio_sent_ms.get(event.item_id, 0.0)

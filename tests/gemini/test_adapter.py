@@ -12,7 +12,7 @@ from google.genai import types
 from turnstile.adapters.gemini import GeminiLive
 from turnstile.adapters.gemini._mapping import TurnMapper
 from turnstile.adapters.gemini._protocol import parse_server_message
-from turnstile.machine import ChatContext, ChatMessage, ToolOutput, ToolSchema
+from turnstile.machine import ChatContext, ChatMessage, FunctionCall, ToolOutput, ToolSchema
 
 TOOLS = [ToolSchema(name="get_weather", description="Weather in a city",
                     parameters={"type": "object", "properties": {"city": {"type": "string"}},
@@ -23,14 +23,19 @@ def frames(provider: GeminiLive, connects: int = 1) -> list[dict[str, Any]]:
     ctx = ChatContext(messages=[ChatMessage(role="user", text="hi"), ChatMessage(role="assistant", text="hello...")])
     s = provider.session(chat_ctx=ctx, tools=TOOLS, on_event=lambda ev: None)
     s._ws = object()  # type: ignore[assignment]  # capture frames without a socket
+    s._ready.set()
     s.connects = connects
+    # c1, c2 asked on this connection; c3 on one that was lost (its output goes as history).
+    for cid, on in (("c1", connects), ("c2", connects), ("c3", connects - 1)):
+        s._calls[cid] = (FunctionCall(call_id=cid, name="get_weather", arguments='{"city": "Rome"}'), on)
     out = list(s.opening_frames())
     s.push_audio(b"\x01\x00" * 1600)
     s.commit_audio()
     s.create_response()
     s.recover_from_text_response("item_1")
     s.send_tool_outputs([ToolOutput(call_id="c1", name="get_weather", output="sunny"),
-                         ToolOutput(call_id="c2", name="get_weather", output="bad args", is_error=True)])
+                         ToolOutput(call_id="c2", name="get_weather", output="bad args", is_error=True),
+                         ToolOutput(call_id="c3", name="get_weather", output="rain")])
     s.create_response()  # after tool responses the model goes on by itself: nothing sent
     out += list(s._outbox)
     return [json.loads(f) for f in out]
@@ -60,11 +65,19 @@ def test_every_client_message_validates_against_google_genai(auto: bool) -> None
             types.LiveClientMessage.model_validate(wire)
     expected = ["setup", "clientContent"]  # history replayed: nothing to resume from
     expected += (["realtimeInput"] if auto else ["realtimeInput", "realtimeInput", "realtimeInput"])
-    expected += ["clientContent", "clientContent", "toolResponse"]
+    expected += ["clientContent", "clientContent", "toolResponse", "clientContent"]
     assert kinds == expected
-    tool = sent[-1]["toolResponse"]["functionResponses"]
+    tool = sent[-2]["toolResponse"]["functionResponses"]
     assert tool == [{"id": "c1", "name": "get_weather", "response": {"output": "sunny"}},
                     {"id": "c2", "name": "get_weather", "response": {"error": "bad args"}}]
+    # The call the lost connection asked, with its answer, as history the model answers.
+    history = sent[-1]["clientContent"]
+    assert history["turnComplete"] is True
+    assert history["turns"] == [
+        {"role": "model", "parts": [{"functionCall": {"id": "c3", "name": "get_weather", "args": {"city": "Rome"}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"id": "c3", "name": "get_weather",
+                                                         "response": {"output": "rain"}}}]},
+    ]
 
 
 def test_audio_goes_as_16khz_pcm_and_the_key_as_a_header(monkeypatch: pytest.MonkeyPatch) -> None:
