@@ -272,6 +272,11 @@ class RealtimeAgent:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if self._runtime.closed:
+                # The session told the agent first (session_lost for good): that one
+                # fatal error, with the server's reason, is the report; this is its echo.
+                logger.debug("the provider session ended while connecting: %s", exc)
+                return
             logger.error("could not connect the provider session: %s", exc)
             self._runtime.error("connect_failed", str(exc), recoverable=False)
             self._send("close")

@@ -47,11 +47,14 @@ class SessionReady(_Event):
 
 
 class SessionLost(_Event):
-    """The socket dropped. ``will_reconnect`` is false after the last retry."""
+    """The socket dropped. ``will_reconnect`` is false after the last retry, or when the
+    server refused the session for good; ``code`` is then the server's own (Gemini's close
+    code), the code of the one fatal error the agent reports."""
 
     kind: Literal["session_lost"] = "session_lost"
     reason: str = ""
     will_reconnect: bool = True
+    code: str | None = None
 
 
 class InputSpeechStarted(_Event):

@@ -50,7 +50,7 @@ class ProviderEventHandlers:
     def _on_session_lost(self: Runtime, ev: Any) -> None:
         self.send("session_lost", reason=ev.reason)
         if not ev.will_reconnect:
-            self.error("session_lost", f"session lost for good: {ev.reason}", recoverable=False)
+            self.error(ev.code or "session_lost", f"session lost for good: {ev.reason}", recoverable=False)
             self.send("close")
 
     def _on_input_speech_started(self: Runtime, ev: Any) -> None:

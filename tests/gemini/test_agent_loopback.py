@@ -3,11 +3,15 @@ loopback server: a caller speaks into LocalRoom's real microphone track."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import numpy as np
 import pytest
 
 from turnstile.adapters.gemini import GeminiLive
 from turnstile.adapters.gemini._loopback import GeminiLiveServer
+from turnstile.adapters.gemini._loopback_codec import BAD_KEY
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scenario import CallerTurn, Scenario, load_scenario
 from turnstile.machine import AgentError, RealtimeAgent
@@ -140,6 +144,8 @@ async def test_close_codes_become_agent_errors(code: int, fatal: bool) -> None:
         assert first.recoverable is not fatal
         if fatal:
             await call.agent.wait_for_state("closed", timeout=10)
+            # One fatal error, not three (1007, session_lost, connect_failed).
+            assert [(e.code, e.recoverable) for e in call.errors] == [("1007", False)]
         else:
             await call.agent.wait_for_state("initializing", timeout=10)
             # Back to listening on a new connection (where the reply none of which was
@@ -148,3 +154,29 @@ async def test_close_codes_become_agent_errors(code: int, fatal: bool) -> None:
             ready = ("session_ready", "initializing", "listening")
             await wait_until(lambda: call.agent.trace.transitions.count(ready) == 2, timeout=10)
             assert len(server.connections) >= 2
+
+
+async def test_a_session_refused_at_setup_is_one_fatal_error_with_the_servers_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The service checks the key when the setup arrives and closes with 1007 and a reason,
+    # while the agent is still connecting: the close, the session lost for good and the
+    # failed connect are one ending, reported once.
+    async with GeminiLiveServer(load_scenario(), api_key="the-right-key") as server:
+        provider = GeminiLive(api_key="a-wrong-key", url=server.url, backoff_base_s=0.05)
+        room = LocalRoom()
+        agent = RealtimeAgent(provider)
+        errors: list[AgentError] = []
+        agent.on("error", errors.append)
+        await agent.start(room)
+        connecting = [t for t in agent._tasks if t.get_name() == "connect"]
+        await agent.wait_for_state("closed", timeout=10)
+        await asyncio.wait_for(asyncio.gather(*connecting), 10)  # connect() has given up too
+        assert [(e.code, e.recoverable) for e in errors] == [("1007", False)]
+        assert errors[0].message == (
+            f"session lost for good: closed by server (1007 invalid argument): {BAD_KEY}"
+        )
+        logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(logged) == 1 and BAD_KEY in logged[0].getMessage()
+        await agent.aclose()
+        await room.aclose()
