@@ -51,7 +51,6 @@ def test_the_subset_fires_every_fault_kind_in_every_dialect(campaign: Campaign) 
             assert r.frames_refused > 0, describe(r, verbose=True)
 
 
-@pytest.mark.xfail(strict=False, reason="reliability fixes landing")
 def test_no_conversation_is_stuck_loses_anything_or_lets_an_exception_escape(campaign: Campaign) -> None:
     failing = [describe(r, verbose=True) for r in campaign.results if r.failed]
     assert not failing, "\n".join(failing)
