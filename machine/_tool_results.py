@@ -31,6 +31,7 @@ __all__ = [
     "clean_text",
     "describe_exception",
     "exceeds",
+    "result_data",
     "result_text",
     "safe_str",
     "type_name",
@@ -100,6 +101,21 @@ def result_text(name: str, result: object, max_bytes: int) -> str:
             f"the result of {name} is larger than {max_bytes} bytes, the limit; it was not sent"
         )
     return clean_text(text)
+
+
+def result_data(result: object, text: str) -> Any:
+    """``result`` as a JSON value (parsed back from ``text``, its serialised form, so it holds
+    only JSON types), or None where the tool returned text: a string stays a string."""
+    if isinstance(result, str) or result is None:
+        return None
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # NaN and Infinity are JSON to Python only: text
+        return None
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _dump_json(result: object, max_bytes: int) -> str:

@@ -26,6 +26,7 @@ from ._tool_results import (
     ResultError,
     describe_exception,
     exceeds,
+    result_data,
     result_text,
     safe_str,
     validation_brief,
@@ -48,12 +49,18 @@ class ToolSchema(BaseModel):
 
 
 class ToolOutput(BaseModel):
+    """What a call returned: ``output`` is the text every provider can take (OpenAI's
+    function_call_output is a string); ``data`` is the same result as a JSON value where the
+    tool returned structured data (a dict, a model, a list, a number), for providers that
+    take an object (Gemini's functionResponse), and None where it returned text or failed."""
+
     model_config = ConfigDict(frozen=True)
 
     call_id: str
     name: str
     output: str
     is_error: bool = False
+    data: Any = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +232,7 @@ class Tool:
         except ResultError as exc:
             logger.warning("tool %s: %s", self.name, exc, exc_info=exc.__cause__)
             return self._error(call_id, str(exc))
-        return ToolOutput(call_id=call_id, name=self.name, output=text)
+        return ToolOutput(call_id=call_id, name=self.name, output=text, data=result_data(result, text))
 
     def _failed(self, call_id: str, exc: BaseException) -> ToolOutput:
         logger.error("tool %s raised", self.name, exc_info=exc)

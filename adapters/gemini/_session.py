@@ -246,7 +246,11 @@ class GeminiLiveSession(ReconnectingSocket):
 
 
 def _response(out: ToolOutput) -> dict[str, object]:
-    return {"error": out.output} if out.is_error else {"output": out.output}
+    # FunctionResponse.response is a JSON object: "output" holds the function's output (any
+    # JSON value), "error" its error. Structured output goes as an object, not as its text.
+    if out.is_error:
+        return {"error": out.output}
+    return {"output": out.data if out.data is not None else out.output}
 
 
 def _args(call: FunctionCall | None) -> dict[str, object]:

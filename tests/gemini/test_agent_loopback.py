@@ -14,7 +14,7 @@ from turnstile.adapters.gemini._loopback import GeminiLiveServer
 from turnstile.adapters.gemini._loopback_codec import BAD_KEY
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scenario import CallerTurn, Scenario, load_scenario
-from turnstile.machine import AgentError, RealtimeAgent
+from turnstile.machine import AgentError, RealtimeAgent, Tool
 
 from .._util import wait_until
 
@@ -178,5 +178,43 @@ async def test_a_session_refused_at_setup_is_one_fatal_error_with_the_servers_re
         )
         logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(logged) == 1 and BAD_KEY in logged[0].getMessage()
+        await agent.aclose()
+        await room.aclose()
+
+
+def weather_report(city: str) -> dict[str, object]:
+    return {"city": city, "temp_c": 21, "sky": ["sunny", "clear"]}
+
+
+def weather_text(city: str) -> str:
+    return f"sunny in {city}"
+
+
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        (weather_report, {"output": {"city": "Paris", "temp_c": 21, "sky": ["sunny", "clear"]}}),
+        (weather_text, {"output": "sunny in Paris"}),
+    ],
+)
+async def test_tool_output_goes_to_gemini_as_an_object_where_the_tool_returned_one(
+    tool: object, expected: dict[str, object]
+) -> None:
+    # FunctionResponse.response is a JSON object whose "output" is the function's output:
+    # a dict goes as that dict, not as its JSON text inside a string.
+    scenario = Scenario.model_validate({"steps": [
+        {"role": "model", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
+        {"role": "model", "transcript": "Sunny."},
+    ]})
+    async with GeminiLiveServer(scenario) as server:
+        provider = GeminiLive(api_key="g-loopback", url=server.url)
+        room = LocalRoom()
+        agent = RealtimeAgent(provider, tools=[Tool.from_function(tool, name="get_weather")])  # type: ignore[arg-type]
+        await agent.start(room)
+        await agent.wait_for_state("listening", timeout=10)
+        agent.generate_reply()
+        await wait_until(lambda: any(type(m).__name__ == "ToolResponse" for m in server.received[0]), timeout=10)
+        [response] = next(m for m in server.received[0] if type(m).__name__ == "ToolResponse").function_responses
+        assert response.name == "get_weather" and response.response == expected
         await agent.aclose()
         await room.aclose()
