@@ -1,0 +1,246 @@
+"""Mutation check: does the test suite catch deliberate one-line bugs?
+
+    python -m tests.mutants            # or: make mutants
+    python -m tests.mutants --list     # the mutants, and whether each still applies
+    python -m tests.mutants -k a,b     # some of them
+    python -m tests.mutants --every    # every test that kills each mutant (slower: no -x)
+
+Each mutant is one replacement of exact text in one file. The working tree (tracked and
+untracked files, as git sees them) is copied to a temporary directory once; the package is
+imported from that copy (``PYTHONPATH`` ahead of the editable install), so the live tree,
+which others may be editing, is never touched. The test subset runs once unmutated (it must
+pass), then once per mutant with the mutant applied.
+
+A mutant whose old text is no longer in its file (or is there more than once) is reported
+``stale``: the code moved on and the list must follow it. Exit status: 0 when every mutant
+was killed, 1 when any survived or is stale, 2 when the unmutated subset fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = {"machine": "machine", "adapters": "adapters", "diagrams": "diagrams"}
+"""turnstile.<name> -> folder, as pyproject.toml maps them."""
+
+SUBSET = [
+    # Fast, targeted tests first: with -x the first failure ends a mutant's run.
+    "tests/test_invariants_playout.py",
+    "tests/test_invariants_replies.py",
+    "tests/test_invariants_history.py",
+    "tests/test_player.py",
+    "tests/test_playout_and_state.py",
+    "tests/test_tools_and_recovery.py",
+    "tests/test_response_timeout.py",
+    "tests/test_nothing_lost.py",
+    "tests/test_liveness.py",
+    "tests/test_properties.py",
+]
+TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Mutant:
+    key: str
+    bug: str
+    path: str
+    old: str
+    new: str
+
+
+MUTANTS = [
+    # The five the suite used to let through (issue 9, "Tests that can fail").
+    Mutant("a", "heard position not clamped to the audio received", "machine/_playout.py",
+           "return max(0, min(heard, handle.received_samples))", "return max(0, heard)"),
+    Mutant("b", "recover_session keeps the dead responses", "machine/_runtime.py",
+           "        self.forget_responses()\n        self.handles.clear()",
+           "        self.handles.clear()"),
+    Mutant("c", "response.created does not disarm the response deadline", "machine/_inbound.py",
+           "        self.response_deadline.disarm()\n        self.stream_deadline.touch()",
+           "        self.stream_deadline.touch()"),
+    Mutant("d", "response.done does not end the playout input", "machine/_inbound.py",
+           "                    self.player.end_input(handle)", "                    pass"),
+    Mutant("e", "history replay drops tool outputs", "adapters/openai/_mapping.py",
+           'elif m.role == "tool" and m.tool_call_id:', "elif False:"),
+    # Playout and barge-in.
+    Mutant("f", "audio still queued in the room counts as heard", "machine/_playout.py",
+           "            heard -= self._output.queued_samples", "            pass"),
+    Mutant("g", "a barge-in does not clear the room's queue", "machine/_playout.py",
+           "        self._output.clear()\n", ""),
+    Mutant("h", "a barge-in with nothing heard truncates at 0 ms", "machine/_runtime.py",
+           "            if heard_ms > 0:", "            if heard_ms >= 0:"),
+    Mutant("i", "the chart's barge-in leaves the speech playing", "machine/_chart.py",
+           'speaking.to(interrupted, cond="interruption_allowed", on="barge_in")',
+           'speaking.to(interrupted, cond="interruption_allowed")'),
+    Mutant("j", "audio of a cancelled response starts a new item", "machine/_inbound.py",
+           "            if key in self._refused or ev.response_id in self._dropped_responses:",
+           "            if key in self._refused:"),
+    Mutant("k", "a barge-in before the response begins does not cancel it", "machine/_runtime.py",
+           "            self._cancel_next = True", "            self._cancel_next = False"),
+    Mutant("l", "a played item's late audio plays it again", "machine/_runtime.py",
+           "            self._refused.add(key)  # played", "            pass  # played"),
+    # Replies owed.
+    Mutant("m", "a tool's reply is asked for again at every flush", "machine/_runtime.py",
+           "        self.reply_wanted = False\n        self.request_response()",
+           "        self.request_response()"),
+    Mutant("n", "a response that begins does not answer the reply owed", "machine/_inbound.py",
+           "        self.reply_wanted = False\n        self.response_deadline.disarm()",
+           "        self.response_deadline.disarm()"),
+    Mutant("o", "response.done never asks for the reply a tool owes", "machine/_inbound.py",
+           '        self.send("response_done", response_id=ev.response_id, status=ev.status)\n'
+           "        self.flush_reply()",
+           '        self.send("response_done", response_id=ev.response_id, status=ev.status)'),
+    Mutant("p", "a tool's outputs owe no reply", "machine/_tool_runs.py",
+           "            self.reply_wanted = True", "            self.reply_wanted = False"),
+    Mutant("q", "a running tool is not a reply pending", "machine/_runtime.py",
+           "            or bool(self._tool_batches)\n", "\n"),
+    Mutant("r", "a reply lost in a drop is not asked for again", "machine/_runtime.py",
+           "self.reply_wanted = self.reply_wanted or self.awaiting_response or unheard",
+           "self.reply_wanted = self.reply_wanted"),
+    # Sessions, deadlines, tools, history.
+    Mutant("s", "a dropped session keeps forwarding the microphone", "machine/_runtime.py",
+           "    def recover_session(self) -> None:\n        self.set_forwarding(False)",
+           "    def recover_session(self) -> None:\n        pass"),
+    Mutant("t", "the response deadline fires on a response under way", "machine/_liveness.py",
+           "if self.closed or self.responses or self._tool_batches:",
+           "if self.closed or self._tool_batches:"),
+    Mutant("u", "a touched deadline fires at its first due time", "machine/_deadline.py",
+           "        if self._loop.time() < self._due:", "        if False:"),
+    Mutant("v", "a tool call joins the conversation only when it returns", "machine/_tool_runs.py",
+           "        for call in calls:\n            self.chat_ctx.messages.append(",
+           "        for call in ():\n            self.chat_ctx.messages.append("),
+    Mutant("w", "a withdrawn tool call is not cancelled", "machine/_inbound.py",
+           "            if task is not None:\n                task.cancel()",
+           "            if task is not None:\n                pass"),
+    Mutant("x", "an unknown tool is called anyway", "machine/_tools.py",
+           "        if tool is None:", "        if False:"),
+    Mutant("y", "history replay drops tool calls", "adapters/openai/_mapping.py",
+           'elif m.role == "assistant" and m.tool_call_id:', "elif False:"),
+]
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
+        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, env=env, timeout=timeout, capture_output=True, text=True, check=False)
+
+
+def snapshot(into: Path) -> tuple[Path, dict[str, str]]:
+    """Copy the working tree as git sees it; return the copy and the env importing it."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO)
+    src = into / "src"
+    for rel in sorted(set(filter(None, listed.stdout.split("\0")))):
+        origin = REPO / rel
+        if origin.is_file():  # listed in the index but deleted in the tree: skip it
+            target = src / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, target)
+    # A namespace package "turnstile" whose parts are the copy's folders; found on
+    # PYTHONPATH before the editable install's finder, which would load the live tree.
+    ns = into / "importroot" / "turnstile"
+    ns.mkdir(parents=True)
+    for name, folder in PACKAGES.items():
+        (ns / name).symlink_to(src / folder, target_is_directory=True)
+    env = dict(os.environ, PYTHONPATH=str(into / "importroot"), PYTHONDONTWRITEBYTECODE="1",
+               TURNSTILE_NO_SHRINK="1")
+    probe = run([sys.executable, "-c", "import turnstile.machine as m; print(m.__file__)"], src, env)
+    if not probe.stdout.strip().startswith(str(into)):
+        sys.exit(f"the copy is not what gets imported: {probe.stdout or probe.stderr}")
+    return src, env
+
+
+def status_of(m: Mutant, src: Path) -> str:
+    path = src / m.path
+    if not path.is_file():
+        return "stale: file gone"
+    count = path.read_text().count(m.old)
+    if count == 0:
+        return "stale: old text not found"
+    if count > 1:
+        return f"stale: old text found {count} times"
+    return "ok"
+
+
+def pytest(src: Path, env: dict[str, str], subset: list[str], seed: int,
+           every: bool = False) -> tuple[str, str, float]:
+    """Run the subset; returns (outcome, the failing test(s) or reason, seconds)."""
+    present = [p for p in subset if (src / p.split("::")[0]).exists()]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:logging",
+           f"--hypothesis-seed={seed}", *([] if every else ["-x"]), *present]
+    start = time.monotonic()
+    try:
+        done = run(cmd, src, env, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return "killed", f"timeout after {TIMEOUT_S} s", time.monotonic() - start
+    seconds = time.monotonic() - start
+    if done.returncode == 0:
+        return "survived", "", seconds
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", done.stdout, re.MULTILINE)
+    why = ", ".join(failed) if failed else "".join((done.stdout + done.stderr).strip().splitlines()[-1:])
+    errors = [line for line in done.stdout.splitlines() if re.match(r"\s*(\| )*E\s", line)]
+    return "killed", why + ("\n" + "\n".join(errors[:12]) if errors else ""), seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-k", "--keys", help="comma-separated mutant keys to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and whether they apply")
+    parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0: repeatable)")
+    parser.add_argument("--subset", nargs="*", default=SUBSET, help="test files (or node ids) to run")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show each kill's assertion")
+    parser.add_argument("--every", action="store_true",
+                        help="run the whole subset for each mutant (not -x): list every test that kills it")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.keys or m.key in args.keys.split(",")]
+    with tempfile.TemporaryDirectory(prefix="turnstile-mutants-") as tmp:
+        src, env = snapshot(Path(tmp))
+        statuses = {m.key: status_of(m, src) for m in chosen}
+        if args.list:
+            for m in chosen:
+                print(f"{m.key:>3}  {statuses[m.key]:<28} {m.path}: {m.bug}")
+            return 0
+        print(f"copied the working tree to {src}; tests: {' '.join(args.subset)}", flush=True)
+        outcome, why, seconds = pytest(src, env, args.subset, args.seed)
+        if outcome != "survived":
+            print(f"the unmutated tree fails the subset: {why}\nfix that first", file=sys.stderr)
+            return 2
+        print(f"unmutated: passed in {seconds:.0f} s", flush=True)
+        rows: list[tuple[Mutant, str, str]] = []
+        for m in chosen:
+            detail = ""
+            if statuses[m.key] != "ok":
+                rows.append((m, statuses[m.key], ""))
+            else:
+                path = src / m.path
+                original = path.read_text()
+                path.write_text(original.replace(m.old, m.new, 1))
+                try:
+                    outcome, why, seconds = pytest(src, env, args.subset, args.seed, args.every)
+                finally:
+                    path.write_text(original)
+                why, _, detail = why.partition("\n")
+                rows.append((m, outcome, f"{why} ({seconds:.0f} s)"))
+            print(f"{m.key:>3}  {rows[-1][1]:<28} {m.bug}  {rows[-1][2]}", flush=True)
+            if detail and args.verbose:
+                print(detail, flush=True)
+    print()
+    print("| mutant | bug | file | result | killed by |")
+    print("|---|---|---|---|---|")
+    for m, outcome, why in rows:
+        print(f"| {m.key} | {m.bug} | {m.path} | {outcome} | {why} |")
+    bad = [m.key for m, outcome, _ in rows if outcome != "killed"]
+    print(f"\n{len(rows) - len(bad)} of {len(rows)} killed" + (f"; not killed: {', '.join(bad)}" if bad else ""))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
