@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PEER := .venv-peer
 PEER_VENVS := $(PEER) .venv-pipecat .venv-oai-agents
 
-.PHONY: setup test demo bench diagrams clean chaos
+.PHONY: setup test demo bench diagrams clean chaos mutants
 
 # Debian's graphviz provides `dot`, which renders SVG and PNG.
 /usr/bin/dot:
@@ -48,6 +48,11 @@ bench: setup
 # non-zero if any was stuck, lost a tool result or a chat item, or let an exception escape.
 chaos: setup
 	$(BIN)/python -m benchmarks._chaos --runs 500 --seed 1
+
+# One-line bugs put into a copy of the tree, one at a time (tests/mutants.py): each must
+# fail a test. Exits non-zero if one survives or no longer applies to the code ("stale").
+mutants: setup
+	$(BIN)/python -m tests.mutants
 
 diagrams: setup
 	$(BIN)/turnstile diagram --write-committed
