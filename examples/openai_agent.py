@@ -39,6 +39,15 @@ async def get_weather(city: str) -> str:
     return f"21 degrees and sunny in {city}"  # type hints become a validated JSON schema
 
 
+async def main(url: str | None = None, wav: str | None = None) -> list[str]:
+    agent = RealtimeAgent(openai_provider(url), tools=[get_weather])
+    room = LocalRoom(caller_sample_rate=RATE)  # in production: LiveKitRoom(rtc_room)
+    try:
+        return await converse(agent, room, read_wav_pcm16(Path(wav)) if wav else speech(QUESTION))
+    finally:
+        await room.aclose()
+
+
 def on_this_machine(url: str | None) -> bool:
     """A loopback server (``turnstile serve``) takes any key."""
     return url is not None and urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
@@ -94,15 +103,6 @@ def print_tool_outputs(outputs: list[ToolOutput]) -> None:
 
 def print_error(err: AgentError) -> None:
     print(f"error:  {err.code}: {err.message}" + ("" if err.recoverable else " (fatal)"))
-
-
-async def main(url: str | None = None, wav: str | None = None) -> list[str]:
-    agent = RealtimeAgent(openai_provider(url), tools=[get_weather])
-    room = LocalRoom(caller_sample_rate=RATE)  # in production: LiveKitRoom(rtc_room)
-    try:
-        return await converse(agent, room, read_wav_pcm16(Path(wav)) if wav else speech(QUESTION))
-    finally:
-        await room.aclose()
 
 
 if __name__ == "__main__":
