@@ -19,6 +19,8 @@ from livekit import rtc
 
 from turnstile.machine import TranscriptSegment
 
+from ._capture import CaptureSource
+
 __all__ = ["LocalCaller", "LocalLink", "LocalRoom", "LocalSpeaker"]
 
 logger = logging.getLogger("turnstile.local")
@@ -32,8 +34,8 @@ class LocalSpeaker:
 
     def __init__(self, sample_rate: int, *, queue_ms: int = 100, record: bool = False) -> None:
         self._rate = sample_rate
-        self._source = rtc.AudioSource(sample_rate, 1, queue_size_ms=queue_ms)
-        self.track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
+        self._capture = CaptureSource(sample_rate, queue_ms=queue_ms)
+        self.track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._capture.source)
         self._stream = rtc.AudioStream.from_track(
             track=self.track, sample_rate=sample_rate, num_channels=1
         )
@@ -70,7 +72,7 @@ class LocalSpeaker:
         self.written_samples += n
         self._drained.clear()
         await self._flowing.wait()
-        await self._source.capture_frame(rtc.AudioFrame(pcm, self._rate, 1, n))
+        await self._capture.capture(pcm)
 
     def stall(self) -> None:
         """A fault: the room stops taking audio (writes wait, nothing drains) until
@@ -81,7 +83,7 @@ class LocalSpeaker:
         self._flowing.set()
 
     def clear(self) -> None:
-        self._source.clear_queue()
+        self._capture.clear()
         self.clears += 1
         self._limbo.extend(self._pending)
         self._pending.clear()
@@ -119,7 +121,7 @@ class LocalSpeaker:
         with contextlib.suppress(asyncio.CancelledError):
             await self._listener
         await self._stream.aclose()
-        await self._source.aclose()
+        await self._capture.aclose()  # after the captures still in flight (a barge-in's)
 
 
 class LocalCaller:
@@ -128,19 +130,17 @@ class LocalCaller:
     def __init__(self, identity: str, sample_rate: int) -> None:
         self.identity = identity
         self.sample_rate = sample_rate
-        self._source = rtc.AudioSource(sample_rate, 1, queue_size_ms=100)
-        self.track = rtc.LocalAudioTrack.create_audio_track("caller-mic", self._source)
+        self._capture = CaptureSource(sample_rate, queue_ms=100)
+        self.track = rtc.LocalAudioTrack.create_audio_track("caller-mic", self._capture.source)
 
     async def say(self, pcm: bytes, *, frame_ms: int = 10) -> None:
         """Speak ``pcm`` (PCM16 mono at ``sample_rate``) in real time."""
         step = self.sample_rate * frame_ms // 1000 * 2
         for i in range(0, len(pcm) - len(pcm) % step, step):
-            await self._source.capture_frame(
-                rtc.AudioFrame(pcm[i : i + step], self.sample_rate, 1, step // 2)
-            )
+            await self._capture.capture(pcm[i : i + step])
 
     async def aclose(self) -> None:
-        await self._source.aclose()
+        await self._capture.aclose()
 
 
 class LocalLink:

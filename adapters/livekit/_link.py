@@ -20,6 +20,7 @@ from typing import Any
 from livekit import rtc
 from turnstile.machine import TranscriptSegment
 
+from .._capture import CaptureSource
 from ._transcription import (
     AgentTranscriptionForwarder,
     SegmentPublisher,
@@ -54,7 +55,8 @@ class LiveKitSpeaker:
 
     def __init__(self, sample_rate: int, *, queue_ms: int = 200, track_name: str = "agent_voice") -> None:
         self._rate = sample_rate
-        self._source = rtc.AudioSource(sample_rate, 1, queue_size_ms=queue_ms)
+        self._capture = CaptureSource(sample_rate, queue_ms=queue_ms)
+        self._source = self._capture.source
         self.track = rtc.LocalAudioTrack.create_audio_track(track_name, self._source)
 
     @property
@@ -68,17 +70,16 @@ class LiveKitSpeaker:
         return round(self._source.queued_duration * self._rate)
 
     async def write(self, pcm: bytes) -> None:
-        n = len(pcm) // 2
-        await self._source.capture_frame(rtc.AudioFrame(pcm, self._rate, 1, n))
+        await self._capture.capture(pcm)
 
     def clear(self) -> None:
-        self._source.clear_queue()
+        self._capture.clear()
 
     async def wait_for_playout(self) -> None:
         await self._source.wait_for_playout()
 
     async def aclose(self) -> None:
-        await self._source.aclose()
+        await self._capture.aclose()  # after the captures still in flight (a barge-in's)
 
 
 class _Follower:
