@@ -138,6 +138,10 @@ class _Conversation:
 
     def _state_changed(self, old: str, new: str, event: str | None) -> None:
         self.changed.set()
+        if event == "user_turn_committed":
+            # The server heard a turn: under load its VAD can split one spoken turn in two,
+            # and each is answered. Two prompts, not one answered twice.
+            self.timeline.prompt()
         if new == "closed":
             self.closed.set()
 
