@@ -22,6 +22,7 @@ from ._publish import StatePublisher
 from ._runtime import Runtime
 from ._tools import Tool, Toolbox
 from ._trace import Trace
+from ._warm import warm_models
 
 __all__ = ["RealtimeAgent"]
 
@@ -58,6 +59,7 @@ class RealtimeAgent:
         listeners: Iterable[object] = (),
         trace: Trace | None = None,
     ) -> None:
+        warm_models()  # once per process: validators the first call's events need
         self.provider = provider
         self.options = options or AgentOptions()
         self.toolbox = Toolbox(tools)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
-from livekit import rtc
+if TYPE_CHECKING:
+    # Imported where used: a frame comes from a room that has loaded livekit already, and
+    # importing the core must not load LiveKit's native library or numpy (a Gemini or
+    # OpenAI user without a LiveKit room never needs either).
+    from livekit import rtc
 
 __all__ = ["AudioForwarder"]
 
@@ -76,6 +80,8 @@ class AudioForwarder:
 
     def _resample(self, data: bytes, rate: int) -> bytes:
         if self._resampler is None or self._resampler_rate != rate:
+            from livekit import rtc
+
             self._resampler = rtc.AudioResampler(rate, self.sample_rate, num_channels=1)
             self._resampler_rate = rate
         out = self._resampler.push(bytearray(data))
@@ -85,5 +91,7 @@ class AudioForwarder:
 def _mono(frame: rtc.AudioFrame) -> bytes:
     if frame.num_channels == 1:
         return bytes(frame.data)
+    import numpy as np  # stereo rooms only
+
     samples = np.frombuffer(frame.data, dtype=np.int16).reshape(-1, frame.num_channels)
     return samples.mean(axis=1).astype(np.int16).tobytes()

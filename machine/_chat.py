@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["ChatContext", "ChatMessage", "Role"]
 
@@ -12,6 +12,8 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 class ChatMessage(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: see _events._Event
+
     role: Role
     text: str = ""
     id: str | None = None
@@ -22,6 +24,8 @@ class ChatMessage(BaseModel):
 
 class ChatContext(BaseModel):
     """An ordered list of messages; ``copy()`` before handing it to other code."""
+
+    model_config = ConfigDict(defer_build=True)
 
     messages: list[ChatMessage] = Field(default_factory=list)
 

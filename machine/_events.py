@@ -37,7 +37,10 @@ __all__ = [
 
 class _Event(BaseModel):
     # Frozen: an event is a fact that happened; handlers must not edit it for the next one.
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build (here and on every model of the core): validators are built on first
+    # use, not at import, so importing turnstile.machine stays cheap; RealtimeAgent builds
+    # them before a call (warm_models), so the first event of a call pays nothing.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class SessionReady(_Event):

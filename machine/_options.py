@@ -21,7 +21,7 @@ DEFAULT_STATE_MAP: dict[str, str] = {
 class AgentOptions(BaseModel):
     # A misspelt option (``allow_interuptions``) or a NaN deadline is refused at
     # construction, with the field's name, not ignored until the call misbehaves.
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
     allow_interruptions: bool = True
     max_text_response_retries: int = Field(default=5, ge=0)
@@ -53,7 +53,7 @@ class AgentOptions(BaseModel):
 class AgentError(BaseModel):
     """An ``error`` event. ``recoverable`` errors leave the agent running."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
     message: str

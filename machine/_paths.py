@@ -19,7 +19,7 @@ __all__ = ["ChartTransition", "PathStep", "TransitionPath", "chart_transitions",
 
 
 class ChartTransition(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event: str | None
     """None for an eventless transition."""
@@ -36,7 +36,7 @@ class ChartTransition(BaseModel):
 
 
 class PathStep(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event: str
     source: str
@@ -47,7 +47,7 @@ class PathStep(BaseModel):
 
 
 class TransitionPath(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     transition: ChartTransition
     steps: tuple[PathStep, ...]

@@ -8,14 +8,16 @@ because callbacks never await I/O: an awaiting callback would delay the next bar
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from livekit import rtc
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ._chat import ChatContext
 from ._events import ProviderEvent
 from ._tools import ToolOutput, ToolSchema
+
+if TYPE_CHECKING:  # the core runs without LiveKit's native library loaded (Gemini, OpenAI)
+    from livekit import rtc
 
 __all__ = [
     "AgentTranscription",
@@ -36,7 +38,7 @@ MAX_SAMPLE_RATE = 48000  # WebRTC's (LiveKit's) native rate
 class Capabilities(BaseModel):
     """What a provider can do; the runtime asks these instead of checking provider types."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     supports_truncate: bool = True
     """Cancel and truncate are only sent where this holds (OpenAI yes, Gemini no)."""
@@ -144,7 +146,7 @@ class AudioOutput(Protocol):
 
 
 class TranscriptSegment(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     participant: str
     segment_id: str

@@ -16,12 +16,12 @@ import enum
 import functools
 import json
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ValidationError
 
 __all__ = [
@@ -134,10 +134,16 @@ def _dump_json(result: object, max_bytes: int) -> str:
 
 def _default(max_bytes: int, obj: Any) -> Any:
     """The common types a tool returns, as JSON values; anything else is refused by type."""
-    if isinstance(obj, (set, frozenset, collections.deque, Mapping, np.ndarray)):
-        # Each item takes at least a byte: refuse a huge container before copying it.
-        if (obj.size if isinstance(obj, np.ndarray) else len(obj)) > max_bytes:
-            raise _TooLarge
+    if isinstance(obj, (set, frozenset, collections.deque, Mapping)) and len(obj) > max_bytes:
+        raise _TooLarge  # each item takes at least a byte: refused before it is copied
+    np = sys.modules.get("numpy")  # not imported here: with no numpy loaded, no array exists
+    if np is not None:
+        if isinstance(obj, np.ndarray):
+            if obj.size > max_bytes:
+                raise _TooLarge
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
     if isinstance(obj, BaseModel):
         return obj.model_dump(mode="json")
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -162,10 +168,6 @@ def _default(max_bytes: int, obj: Any) -> Any:
         return dict(obj)
     if isinstance(obj, (decimal.Decimal, uuid.UUID, PurePath)):
         return str(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
     raise _Unsupported(obj)
 
 

@@ -41,7 +41,7 @@ logger = logging.getLogger("turnstile.tools")
 class ToolSchema(BaseModel):
     """A provider-neutral function declaration (OpenAI and Gemini both take this shape)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     description: str = ""
@@ -54,7 +54,7 @@ class ToolOutput(BaseModel):
     tool returned structured data (a dict, a model, a list, a number), for providers that
     take an object (Gemini's functionResponse), and None where it returned text or failed."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     call_id: str
     name: str

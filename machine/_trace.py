@@ -35,7 +35,7 @@ _INJECTED = frozenset(
 
 
 class TraceRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     t: float
     event: str | None
