@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._chat import ChatMessage
 from ._events import AudioDelta, ProviderEvent, ResponseDone
 from ._metrics import InFlightResponse, response_metrics
-
-if TYPE_CHECKING:
-    from ._runtime import Runtime
+from ._runtime_state import RuntimeState
 
 __all__ = ["ProviderEventHandlers"]
 
 logger = logging.getLogger("turnstile.agent")
 
 
-class ProviderEventHandlers:
+class ProviderEventHandlers(RuntimeState):
     """``on_provider_event`` and one ``_on_<kind>`` handler per provider event kind."""
 
-    def on_provider_event(self: Runtime, ev: ProviderEvent) -> None:
+    def on_provider_event(self, ev: ProviderEvent) -> None:
         """The adapter's callback. Never raises: a bad event is logged and survived."""
         if self.closed:
             return
@@ -43,35 +41,35 @@ class ProviderEventHandlers:
             logger.exception("failed to handle provider event %s", ev.kind)
             self.error("internal", f"handling {ev.kind}: {exc}")
 
-    def _on_session_ready(self: Runtime, ev: Any) -> None:
+    def _on_session_ready(self, ev: Any) -> None:
         self.send("session_ready")
         self.flush_reply()  # a reply owed from before the session was (re)established
 
-    def _on_session_lost(self: Runtime, ev: Any) -> None:
+    def _on_session_lost(self, ev: Any) -> None:
         self.send("session_lost", reason=ev.reason)
         if not ev.will_reconnect:
             self.error(ev.code or "session_lost", f"session lost for good: {ev.reason}", recoverable=False)
             self.send("close")
 
-    def _on_input_speech_started(self: Runtime, ev: Any) -> None:
+    def _on_input_speech_started(self, ev: Any) -> None:
         self.user_speaking_since = time.monotonic()
         self.emitter.emit("user_started_speaking")
         self.send("user_speech_started", speech_ms=0)
 
-    def _on_input_speech_stopped(self: Runtime, ev: Any) -> None:
+    def _on_input_speech_stopped(self, ev: Any) -> None:
         self.user_speaking_since = None
         self.emitter.emit("user_stopped_speaking")
         self.send("user_speech_stopped")
 
-    def _on_input_audio_committed(self: Runtime, ev: Any) -> None:
+    def _on_input_audio_committed(self, ev: Any) -> None:
         self.send("user_turn_committed", item_id=ev.item_id)
 
-    def _on_input_transcription_completed(self: Runtime, ev: Any) -> None:
+    def _on_input_transcription_completed(self, ev: Any) -> None:
         self.chat_ctx.upsert(ChatMessage(role="user", text=ev.transcript, id=ev.item_id))
         self.publish_user_transcript(ev.item_id, ev.transcript)
         self.emitter.emit("user_speech_committed", ev.transcript)
 
-    def _on_response_created(self: Runtime, ev: Any) -> None:
+    def _on_response_created(self, ev: Any) -> None:
         response = self.responses[ev.response_id] = InFlightResponse(ev.response_id)
         self.awaiting_response = False
         # Whoever asked for it, a response that begins now answers what is owed so far
@@ -88,10 +86,10 @@ class ProviderEventHandlers:
             return
         self.send("response_started", response_id=ev.response_id)
 
-    def _on_response_content_added(self: Runtime, ev: Any) -> None:
+    def _on_response_content_added(self, ev: Any) -> None:
         pass  # audio_started is decided on the first audio, text_response on content done
 
-    def _on_transcript_delta(self: Runtime, ev: Any) -> None:
+    def _on_transcript_delta(self, ev: Any) -> None:
         self.stream_deadline.touch()
         key = (ev.item_id, ev.content_index)
         handle = self.handles.get(key)
@@ -104,7 +102,7 @@ class ProviderEventHandlers:
         elif key not in self._refused:
             self._early_text.setdefault(key, list).append(ev.delta)
 
-    def _on_audio(self: Runtime, ev: AudioDelta) -> None:
+    def _on_audio(self, ev: AudioDelta) -> None:
         key = (ev.item_id, ev.content_index)
         handle = self.handles.get(key)
         if handle is None:
@@ -128,7 +126,7 @@ class ProviderEventHandlers:
         assert self.player is not None
         self.player.push(handle, ev.data)
 
-    def _on_response_content_done(self: Runtime, ev: Any) -> None:
+    def _on_response_content_done(self, ev: Any) -> None:
         self.stream_deadline.touch()
         key = (ev.item_id, ev.content_index)
         if ev.modality == "text":
@@ -138,16 +136,16 @@ class ProviderEventHandlers:
         if handle is not None and self.player is not None:
             self.player.end_input(handle)
 
-    def _on_tool_calls_requested(self: Runtime, ev: Any) -> None:
+    def _on_tool_calls_requested(self, ev: Any) -> None:
         self.send("tool_calls", calls=ev.calls)
 
-    def _on_tool_calls_cancelled(self: Runtime, ev: Any) -> None:
+    def _on_tool_calls_cancelled(self, ev: Any) -> None:
         for call_id in ev.call_ids:
             task = self._tool_tasks.pop(call_id, None)
             if task is not None:
                 task.cancel()
 
-    def _on_response_done(self: Runtime, ev: ResponseDone) -> None:
+    def _on_response_done(self, ev: ResponseDone) -> None:
         response = self.responses.pop(ev.response_id, None)
         self._dropped_responses.discard(ev.response_id)
         if self.player is not None:
@@ -160,9 +158,9 @@ class ProviderEventHandlers:
         self.send("response_done", response_id=ev.response_id, status=ev.status)
         self.flush_reply()
 
-    def _on_server_interrupted(self: Runtime, ev: Any) -> None:
+    def _on_server_interrupted(self, ev: Any) -> None:
         self.send("interrupt")
 
-    def _on_provider_error(self: Runtime, ev: Any) -> None:
+    def _on_provider_error(self, ev: Any) -> None:
         self.error(ev.code or "provider_error", ev.message, recoverable=ev.recoverable)
 

@@ -17,22 +17,20 @@ touched (not re-created) on progress, so the audio path pays a float store per d
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._deadline import Deadline
-
-if TYPE_CHECKING:
-    from ._runtime import Runtime
+from ._runtime_state import RuntimeState
 
 __all__ = ["LivenessActions"]
 
 logger = logging.getLogger("turnstile.agent")
 
 
-class LivenessActions:
+class LivenessActions(RuntimeState):
     """The deadline actions of :class:`Runtime` (a base of it, like the inbound handlers)."""
 
-    def _init_deadlines(self: Runtime) -> None:
+    def _init_deadlines(self) -> None:
         o = self.options
         self.session_deadline = Deadline(o.session_timeout_s, self._session_overdue)
         """Armed while initializing: a connected session must become ready."""
@@ -43,53 +41,53 @@ class LivenessActions:
         self.playout_deadline = Deadline(o.playout_stall_timeout_s, self._playout_overdue)
         """Armed while speaking; touched whenever the room takes a write."""
 
-    def _disarm_deadlines(self: Runtime) -> None:
+    def _disarm_deadlines(self) -> None:
         for d in (self.session_deadline, self.response_deadline, self.stream_deadline,
                   self.playout_deadline):
             d.disarm()
 
     # initializing ---------------------------------------------------------------------
-    def expect_session(self: Runtime) -> None:
+    def expect_session(self) -> None:
         self.session_deadline.arm()
 
-    def stop_expecting_session(self: Runtime) -> None:
+    def stop_expecting_session(self) -> None:
         self.session_deadline.disarm()
 
-    def _session_overdue(self: Runtime) -> None:
+    def _session_overdue(self) -> None:
         if not self.closed:
             self.send("session_timeout")
 
-    def restart_session(self: Runtime) -> None:
+    def restart_session(self) -> None:
         seconds = self.session_deadline.seconds
         self.error("session_timeout", f"no session became ready within {seconds:g} s; reconnecting")
         if self.session is not None:
             self.session.reconnect()
 
     # thinking: a response must begin ---------------------------------------------------
-    def expect_response(self: Runtime) -> None:
+    def expect_response(self) -> None:
         self.response_deadline.arm()
 
-    def stop_expecting_response(self: Runtime) -> None:
+    def stop_expecting_response(self) -> None:
         self.response_deadline.disarm()
 
-    def _response_overdue(self: Runtime) -> None:
+    def _response_overdue(self) -> None:
         if self.closed or self.responses or self._tool_batches:
             return  # under way: the stream and tool deadlines watch those
         self.send("response_timeout")
 
-    def give_up_on_response(self: Runtime) -> None:
+    def give_up_on_response(self) -> None:
         self.awaiting_response = False
         seconds = self.response_deadline.seconds
         self.error("response_timeout", f"no response began within {seconds:g} s; listening again")
 
     # thinking, speaking: a response must keep streaming --------------------------------
-    def _waiting_on_stream(self: Runtime) -> bool:
+    def _waiting_on_stream(self) -> bool:
         player = self.player
         return bool(self.responses) or self._cancel_next or (
             player is not None and player.awaiting_input
         )
 
-    def _stream_overdue(self: Runtime) -> None:
+    def _stream_overdue(self) -> None:
         if self.closed or not self._waiting_on_stream():
             return
         if self.player is not None and self.player.playing and not self.player.starved:
@@ -101,7 +99,7 @@ class LivenessActions:
         # responses that went quiet are forgotten: nothing may wait on them any more.
         self.forget_responses()
 
-    def forget_responses(self: Runtime) -> None:
+    def forget_responses(self) -> None:
         for r in self.responses.values():
             r.cancelled = True
             self._dropped_responses.add(r.id)
@@ -110,7 +108,7 @@ class LivenessActions:
         self._cancel_next = False
         self.stream_deadline.disarm()
 
-    def abandon_response(self: Runtime, event: Any = None) -> None:
+    def abandon_response(self, event: Any = None) -> None:
         code = str(event) if event else "response_stalled"
         if self.player is not None:
             self.barge_in()  # stop playout, cancel, truncate at the heard position
@@ -121,13 +119,13 @@ class LivenessActions:
         self.error(code, f"{what}; the response was abandoned at what was heard")
 
     # speaking: the room must keep taking audio ------------------------------------------
-    def watch_playout(self: Runtime) -> None:
+    def watch_playout(self) -> None:
         self.playout_deadline.arm()
 
-    def stop_watching_playout(self: Runtime) -> None:
+    def stop_watching_playout(self) -> None:
         self.playout_deadline.disarm()
 
-    def _playout_overdue(self: Runtime) -> None:
+    def _playout_overdue(self) -> None:
         player = self.player
         if self.closed or player is None or not player.playing:
             return

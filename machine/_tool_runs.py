@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._chat import ChatMessage
 from ._events import FunctionCall
+from ._runtime_state import RuntimeState
 from ._tools import ToolOutput
-
-if TYPE_CHECKING:
-    from ._runtime import Runtime
 
 __all__ = ["ToolActions"]
 
 logger = logging.getLogger("turnstile.agent")
 
 
-class ToolActions:
+class ToolActions(RuntimeState):
     """``run_tools`` and ``abandon_tools``, a base of :class:`Runtime`."""
 
-    def run_tools(self: Runtime, **event: Any) -> None:
+    def run_tools(self, **event: Any) -> None:
         calls: tuple[FunctionCall, ...] = tuple(event.get("calls", ()))
         self.emitter.emit("function_calls_collected", list(calls))
         # The calls join the conversation now, not when they return: a session replayed
@@ -37,7 +35,7 @@ class ToolActions:
         self._tool_batches.add(batch)
         batch.add_done_callback(self._tool_batches.discard)
 
-    async def _run_tools(self: Runtime, calls: tuple[FunctionCall, ...]) -> None:
+    async def _run_tools(self, calls: tuple[FunctionCall, ...]) -> None:
         loop = asyncio.get_running_loop()
         tasks = {c.call_id: loop.create_task(self.toolbox.call(c.call_id, c.name, c.arguments)) for c in calls}
         self._tool_tasks.update(tasks)
@@ -86,10 +84,10 @@ class ToolActions:
             self.reply_wanted = True
         self.emitter.emit("function_calls_finished", outputs)
         # This task is still in _tool_batches while it runs; leave it before asking.
-        self._tool_batches.discard(asyncio.current_task())  # type: ignore[arg-type]
+        self._tool_batches.discard(asyncio.current_task())
         self.flush_reply()
 
-    def abandon_tools(self: Runtime, **event: Any) -> None:
+    def abandon_tools(self, **event: Any) -> None:
         call_ids: list[str] = list(event.get("call_ids", ()))
         names = []
         for call_id in call_ids:
