@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PEER := .venv-peer
 PEER_VENVS := $(PEER) .venv-pipecat .venv-oai-agents
 
-.PHONY: setup test demo bench diagrams clean chaos mutants
+.PHONY: setup test check demo bench diagrams clean chaos mutants
 
 # Debian's graphviz provides `dot`, which renders SVG and PNG.
 /usr/bin/dot:
@@ -25,6 +25,15 @@ setup: /usr/bin/dot $(STAMP)
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# mypy --strict (pyproject's [tool.mypy]) and ruff. mypy cannot follow the package-dir
+# mapping (machine/ is turnstile.machine), so the packages are linked where it looks.
+TYPECHECK := build/typecheck/turnstile
+check: setup
+	@mkdir -p $(TYPECHECK)
+	@for p in machine adapters diagrams; do ln -sfn ../../../$$p $(TYPECHECK)/$$p; done
+	$(BIN)/mypy
+	$(BIN)/ruff check .
 
 demo: setup
 	$(BIN)/turnstile demo
