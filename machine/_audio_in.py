@@ -94,4 +94,5 @@ def _mono(frame: rtc.AudioFrame) -> bytes:
     import numpy as np  # stereo rooms only
 
     samples = np.frombuffer(frame.data, dtype=np.int16).reshape(-1, frame.num_channels)
-    return samples.mean(axis=1).astype(np.int16).tobytes()
+    mono: bytes = samples.mean(axis=1).astype(np.int16).tobytes()
+    return mono

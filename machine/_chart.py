@@ -18,14 +18,14 @@ __all__ = ["AgentChart", "ChartActions", "LEAF_STATES", "events_by_leaf"]
 logger = logging.getLogger("turnstile.chart")
 
 
-class AgentChart(StateChart):  # type: ignore[misc]
+class AgentChart(StateChart["ChartActions"]):
     """initializing -> listening <-> thinking <-> speaking -> interrupted -> listening."""
 
     # Events the current state does not handle are dropped, not raised: a late provider
     # event (audio of a cancelled response, anything after close) is a fact to ignore.
     allow_event_without_transition = True
 
-    class active(State.Compound):  # type: ignore[misc]
+    class active(State.Compound):
         initializing = State(initial=True, enter="expect_session", exit="stop_expecting_session")
         listening = State()
         thinking = State(enter="expect_response", exit="stop_expecting_response")
@@ -86,17 +86,18 @@ class AgentChart(StateChart):  # type: ignore[misc]
     close = active.to(closed, on="release")
     # A tool did not return within tool_timeout_s, whatever the turn is doing: it is
     # cancelled and answered with an error output, so the model is never left waiting.
-    tool_timeout = active.to(None, on="abandon_tools")
+    # (Targetless: active.to(None). The library's type hint omits the None it accepts.)
+    tool_timeout = active.to(None, on="abandon_tools")  # type: ignore[arg-type]
 
     # A failing action becomes this internal event (SCXML's error.execution): reported,
     # never raised into the provider's reader task.
-    error_execution = active.to(None, on="report_error")
+    error_execution = active.to(None, on="report_error")  # type: ignore[arg-type]
 
 
 LEAF_STATES = ("initializing", "listening", "thinking", "speaking", "interrupted", "closed")
 
 
-def events_by_leaf(chart: StateChart) -> dict[str, frozenset[str]]:
+def events_by_leaf(chart: StateChart[Any]) -> dict[str, frozenset[str]]:
     """For each leaf state, the events some transition of it or of an ancestor takes.
 
     Read off the declaration (a subclass's own transitions included). An event outside
@@ -107,7 +108,7 @@ def events_by_leaf(chart: StateChart) -> dict[str, frozenset[str]]:
         if not state.is_atomic:
             continue
         names: set[str] = set()
-        node = state
+        node: State | None = state
         while node is not None:
             names.update(str(e) for t in node.transitions for e in t.events)
             node = node.parent

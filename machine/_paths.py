@@ -69,7 +69,7 @@ def _leaves(state: Any) -> list[Any]:
     return [leaf for child in state.states for leaf in _leaves(child)]
 
 
-def chart_transitions(chart: type[StateChart]) -> list[ChartTransition]:
+def chart_transitions(chart: type[StateChart[Any]]) -> list[ChartTransition]:
     """Every declared transition with a target, per leaf source, in selection order."""
     out: list[ChartTransition] = []
     for leaf in (s for s in chart.states_map.values() if s.is_atomic):
@@ -78,7 +78,7 @@ def chart_transitions(chart: type[StateChart]) -> list[ChartTransition]:
             for t in owner.transitions:
                 if t.initial or not t.targets:
                     continue
-                events = [str(e) for e in t.events] or [None]
+                events: list[str | None] = [str(e) for e in t.events] or [None]
                 target = t.targets[0]
                 while target.is_compound:  # entering a compound enters its initial child
                     target = next((c for c in target.states if c.initial), target.states[0])
@@ -122,7 +122,7 @@ def _settle(state: str, eventless: dict[str, ChartTransition]) -> str:
     return state
 
 
-def transition_paths(chart: type[StateChart]) -> list[TransitionPath]:
+def transition_paths(chart: type[StateChart[Any]]) -> list[TransitionPath]:
     """The shortest event path from the initial state to each declared transition."""
     transitions = chart_transitions(chart)
     eventless = {t.source: t for t in transitions if t.event is None and not t.conds}

@@ -109,9 +109,7 @@ class Tool:
             default = ... if param.default is param.empty else param.default
             fields[pname] = (hints[pname], default)
         tool_name = name or fn.__name__
-        args = create_model(  # type: ignore[call-overload]
-            f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        args = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
         doc = description if description is not None else inspect.getdoc(fn) or ""
         return cls(fn, tool_name, doc, args)
 
