@@ -199,7 +199,8 @@ def read_wav_pcm16(path: Path, rate: int = RATE) -> bytes:
     if src_rate != rate and len(mono):
         n = int(round(len(mono) * rate / src_rate))
         mono = np.interp(np.arange(n) * src_rate / rate, np.arange(len(mono)), mono)
-    return np.clip(np.round(mono), -32768, 32767).astype(np.int16).tobytes()
+    pcm: bytes = np.clip(np.round(mono), -32768, 32767).astype(np.int16).tobytes()
+    return pcm
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

@@ -63,7 +63,7 @@ _MODELS: Final[dict[str, type[BaseModel]]] = {
     "setup": Setup, "clientContent": ClientContent, "realtimeInput": RealtimeInput, "toolResponse": ToolResponse,
 }  # fmt: skip
 # proto3-JSON parsers take a field's proto name as well as its lowerCamelCase JSON name.
-_PROTO_NAMES: Final = {"client_content": "clientContent", "realtime_input": "realtimeInput",
+_PROTO_NAMES: Final[dict[str, str]] = {"client_content": "clientContent", "realtime_input": "realtimeInput",
                        "tool_response": "toolResponse"}  # fmt: skip
 
 
@@ -105,7 +105,7 @@ def parse_client_message(raw: str | bytes) -> ParsedMessage:
     if len(data) != 1:
         raise CloseError(CLOSE_INVALID, INVALID_ARGUMENT)  # the message is a oneof: exactly one field
     ((name, payload),) = data.items()
-    key = _PROTO_NAMES.get(name, name)
+    key = _PROTO_NAMES.get(name) or str(name)  # a JSON key: always a str
     if not isinstance(payload, dict):
         raise CloseError(CLOSE_INVALID, f"Invalid value at '{key}', expected an object.")
     model = _MODELS[key]

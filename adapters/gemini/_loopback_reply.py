@@ -86,7 +86,7 @@ class ReplyStream(PacedReply):
                 if error is not None and error.type == GO_AWAY:
                     conn.go_away(conn.go_away_time_left)
                 elif error is not None:
-                    code = int(error.code) if (error.code or "").isdigit() else CLOSE_INTERNAL
+                    code = int(error.code) if error.code and error.code.isdigit() else CLOSE_INTERNAL
                     await conn.close(code, error.message)
                     raise ReplyDropped
                 if self.reply.transcript:

@@ -284,7 +284,7 @@ class OpenAIRealtime:
                     ),
                     output=ga.AudioOutput(format=ga.AudioFormatPCM(), voice=o.voice),
                 ),
-                tools=fn_tools,
+                tools=[*fn_tools],  # a list of the union GA takes (list is invariant)
                 tool_choice=o.tool_choice,  # type: ignore[arg-type]
                 max_output_tokens=o.max_output_tokens,
             )

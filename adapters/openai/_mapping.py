@@ -8,7 +8,7 @@ text-only answer) and which function calls a response carries (the agent gets th
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from turnstile.machine import (
     AudioDelta,
@@ -36,6 +36,11 @@ from ._protocol import ClientEventModel, Dialect, decode_audio
 __all__ = ["EventMapper", "history_items"]
 
 logger = logging.getLogger("turnstile.openai")
+
+# A response.done status the agent knows; any other (a newer API's) counts as completed.
+_STATUSES: dict[str, Literal["completed", "cancelled", "failed", "incomplete"]] = {
+    "completed": "completed", "cancelled": "cancelled", "failed": "failed", "incomplete": "incomplete",
+}
 
 # Benign races: the server cancelled or finished the response before our cancel arrived.
 BENIGN_ERRORS = frozenset({"response_cancel_not_active"})
@@ -146,7 +151,7 @@ class EventMapper:
         error = None
         if details is not None and details.error is not None:
             error = f"{details.error.code or details.error.type}: {details.error.message or ''}"
-        status = r.status if r.status in ("completed", "cancelled", "failed", "incomplete") else "completed"
+        status = _STATUSES.get(r.status or "", "completed")
         out.append(ResponseDone(response_id=rid, status=status, usage=_usage(r.usage), error=error))
         return out
 

@@ -218,7 +218,7 @@ def _merge(into: Frame, update: Mapping[str, Any], dialect: Dialect) -> None:
 
 def merge_session(session: Frame, update: Mapping[str, Any], dialect: Dialect) -> Frame:
     """``session`` with a ``session.update`` applied: nested objects merge, lists and nulls replace."""
-    merged = json.loads(json.dumps(session))
+    merged: Frame = json.loads(json.dumps(session))
     _merge(merged, update, dialect)
     return merged
 
