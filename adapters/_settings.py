@@ -167,7 +167,9 @@ def _problems(exc: ValidationError) -> list[Problem]:
 def _is_union_tag(part: int | str) -> bool:
     # pydantic names the union member it tried ("ServerVad", "constrained-str", "int"):
     # noise to a user, who only named the field.
-    return isinstance(part, str) and (part[:1].isupper() or "-" in part or "[" in part or part in ("int", "float", "str"))
+    return isinstance(part, str) and (
+        part[:1].isupper() or "-" in part or "[" in part or part in ("int", "float", "str")
+    )
 
 
 def _short(value: object) -> str:

@@ -240,7 +240,7 @@ class ReconnectingSocket:
             return f"websocket handshake rejected: HTTP {exc.status}", fatal, None
         except _HandshakeTimeout as exc:
             return str(exc), False, None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return self._redact(f"{type(exc).__name__}: {exc}"), False, None
 
     async def _connect_once(self) -> None:

@@ -197,7 +197,7 @@ def read_wav_pcm16(path: Path, rate: int = RATE) -> bytes:
         data = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float64)
     mono = data.reshape(-1, channels).mean(axis=1)
     if src_rate != rate and len(mono):
-        n = int(round(len(mono) * rate / src_rate))
+        n = round(len(mono) * rate / src_rate)
         mono = np.interp(np.arange(n) * src_rate / rate, np.arange(len(mono)), mono)
     pcm: bytes = np.clip(np.round(mono), -32768, 32767).astype(np.int16).tobytes()
     return pcm

@@ -36,7 +36,7 @@ __all__ = ["ScriptedRealtime", "ScriptedSession", "Sent", "pcm_tone"]
 class Sent:
     """One call the agent made on the session."""
 
-    __slots__ = ("name", "args")
+    __slots__ = ("args", "name")
 
     def __init__(self, name: str, args: dict[str, Any]) -> None:
         self.name = name

@@ -1,7 +1,7 @@
 """turnstile.machine: the agent chart, its runtime, the ports adapters implement, tracing."""
 
 from ._agent import RealtimeAgent
-from ._chart import AgentChart, ChartActions, LEAF_STATES
+from ._chart import LEAF_STATES, AgentChart, ChartActions
 from ._chat import ChatContext, ChatMessage
 from ._emitter import AGENT_EVENTS, EventEmitter
 from ._events import (
@@ -49,9 +49,9 @@ __all__ = [
     "DEFAULT_STATE_MAP",
     "LEAF_STATES",
     "AgentChart",
-    "AgentTranscription",
     "AgentError",
     "AgentOptions",
+    "AgentTranscription",
     "AudioDelta",
     "AudioOutput",
     "Capabilities",

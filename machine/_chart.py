@@ -13,7 +13,7 @@ from typing import Any
 
 from statemachine import State, StateChart
 
-__all__ = ["AgentChart", "ChartActions", "LEAF_STATES", "events_by_leaf"]
+__all__ = ["LEAF_STATES", "AgentChart", "ChartActions", "events_by_leaf"]
 
 logger = logging.getLogger("turnstile.chart")
 

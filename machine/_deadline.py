@@ -19,7 +19,7 @@ class Deadline:
     walked synchronously, without I/O) does nothing: there is nothing to wait for there.
     """
 
-    __slots__ = ("seconds", "_on_expired", "_handle", "_due", "_loop")
+    __slots__ = ("_due", "_handle", "_loop", "_on_expired", "seconds")
 
     def __init__(self, seconds: float | None, on_expired: Callable[[], None]) -> None:
         self.seconds = seconds

@@ -8,7 +8,7 @@ deltas go straight to playout and never reach the chart.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -183,21 +183,21 @@ class ProviderError(_Event):
     recoverable: bool = True
 
 
-ProviderEvent = Union[
-    SessionReady,
-    SessionLost,
-    InputSpeechStarted,
-    InputSpeechStopped,
-    InputAudioCommitted,
-    InputTranscriptionCompleted,
-    ResponseCreated,
-    ResponseContentAdded,
-    AudioDelta,
-    TranscriptDelta,
-    ResponseContentDone,
-    ToolCallsRequested,
-    ToolCallsCancelled,
-    ResponseDone,
-    ServerInterrupted,
-    ProviderError,
-]
+ProviderEvent = (
+    SessionReady
+    | SessionLost
+    | InputSpeechStarted
+    | InputSpeechStopped
+    | InputAudioCommitted
+    | InputTranscriptionCompleted
+    | ResponseCreated
+    | ResponseContentAdded
+    | AudioDelta
+    | TranscriptDelta
+    | ResponseContentDone
+    | ToolCallsRequested
+    | ToolCallsCancelled
+    | ResponseDone
+    | ServerInterrupted
+    | ProviderError
+)

@@ -13,7 +13,7 @@ __all__ = ["InFlightResponse", "response_metrics"]
 class InFlightResponse:
     """A response between ``response_created`` and ``response_done``."""
 
-    __slots__ = ("id", "created_at", "first_audio_at", "cancelled", "heard")
+    __slots__ = ("cancelled", "created_at", "first_audio_at", "heard", "id")
 
     def __init__(self, response_id: str) -> None:
         self.id = response_id

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._events import Usage
 
-__all__ = ["AgentError", "AgentOptions", "ResponseMetrics", "DEFAULT_STATE_MAP"]
+__all__ = ["DEFAULT_STATE_MAP", "AgentError", "AgentOptions", "ResponseMetrics"]
 
 DEFAULT_STATE_MAP: dict[str, str] = {
     "initializing": "initializing",

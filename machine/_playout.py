@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ._ports import AudioOutput
 
-__all__ = ["PlayoutHandle", "Player"]
+__all__ = ["Player", "PlayoutHandle"]
 
 logger = logging.getLogger("turnstile.playout")
 
@@ -30,17 +30,17 @@ class PlayoutHandle:
     """One content part of a response (an audio item) on its way to the listener."""
 
     __slots__ = (
-        "item_id",
+        "_chunks",
+        "_text",
         "content_index",
-        "response_id",
-        "received_samples",
-        "pushed_samples",
+        "finished",
         "heard_at_stop",
         "input_done",
         "interrupted",
-        "finished",
-        "_chunks",
-        "_text",
+        "item_id",
+        "pushed_samples",
+        "received_samples",
+        "response_id",
     )
 
     def __init__(self, item_id: str, content_index: int, response_id: str) -> None:

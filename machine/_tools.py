@@ -86,8 +86,8 @@ class Tool:
         self.description = description
         self.args = args
         # A callable object with an ``async def __call__`` is async too.
-        self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)
+        self.is_async = inspect.iscoroutinefunction(fn) or (
+            not inspect.isroutine(fn) and inspect.iscoroutinefunction(type(fn).__call__)
         )
         schema = args.model_json_schema()
         schema.pop("title", None)
@@ -137,7 +137,7 @@ class Tool:
             return await self._call_sync(call_id, kwargs, limits, threads or _default_threads())
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # noqa: BLE001 - a last guard: the paths above answer all
+        except BaseException as exc:
             logger.critical("tool %s: a failure escaped the toolbox", self.name, exc_info=exc)
             return self._error(call_id, f"{self.name} failed: internal error")
 
@@ -186,7 +186,7 @@ class Tool:
             return self._failed(call_id, exc)  # the tool raised it on its own
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # noqa: BLE001 - any failure is the model's to read
+        except BaseException as exc:
             return self._failed(call_id, exc)
         return self._output(call_id, result, limits)
 
@@ -216,7 +216,7 @@ class Tool:
             result = self.fn(**kwargs)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # noqa: BLE001 - any failure is the model's to read
+        except BaseException as exc:
             return self._failed(call_id, exc)
         return self._output(call_id, result, limits)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Trace", "TraceRecord", "TraceAssertionError"]
+__all__ = ["Trace", "TraceAssertionError", "TraceRecord"]
 
 # Keyword arguments python-statemachine injects into callbacks; they are not event data.
 _INJECTED = frozenset(
@@ -77,10 +77,7 @@ class _TraceListener:
     def after_transition(self, event: Any, source: Any, machine: Any, **kwargs: Any) -> None:
         # A transition declared on the compound ``active`` names it as source; the leaf
         # it left is the one this listener saw last.
-        if source.is_atomic:
-            left = str(source.id)
-        else:
-            left = self._leaf or _leaf(source.states[:1])
+        left = str(source.id) if source.is_atomic else self._leaf or _leaf(source.states[:1])
         self._leaf = target = _leaf(machine.configuration)
         name = str(event) if event else None
         self._trace.records.append(
@@ -164,7 +161,7 @@ class Trace:
         def fmt(seq: list[Any]) -> str:
             return " -> ".join(map(str, seq)) if seq and isinstance(seq[0], str) else repr(seq)
 
-        i = next((k for k, (a, b) in enumerate(zip(expected, actual)) if a != b), None)
+        i = next((k for k, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b), None)
         where = f" (first difference at step {i})" if i is not None else ""
         return f"{what} differs{where}\n  expected: {fmt(expected)}\n  actual:   {fmt(actual)}"
 

@@ -7,7 +7,7 @@ words up to that point count as said.
 
 from __future__ import annotations
 
-__all__ = ["heard_text", "CHARS_PER_SECOND"]
+__all__ = ["CHARS_PER_SECOND", "heard_text"]
 
 CHARS_PER_SECOND = 15.0
 """Typical speaking rate, used while the item's audio is still arriving."""

@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scripted import ScriptedRealtime, ScriptedSession, pcm_tone
+from ._util import Errors
 from turnstile.machine import (
     AgentError,
     AgentOptions,
@@ -22,32 +22,6 @@ from turnstile.machine import (
 
 SHORT = 0.1
 RATE = 24000
-
-
-class Errors:
-    """The agent's ``error`` events, and a way to wait for one by its code."""
-
-    def __init__(self, agent: RealtimeAgent) -> None:
-        self.seen: list[AgentError] = []
-        self._changed = asyncio.Event()
-        agent.on("error", self._on_error)
-
-    def _on_error(self, error: AgentError) -> None:
-        self.seen.append(error)
-        self._changed.set()
-
-    @property
-    def codes(self) -> list[str]:
-        return [e.code for e in self.seen]
-
-    async def wait_for(self, code: str, count: int = 1, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while self.codes.count(code) < count:
-                self._changed.clear()
-                await self._changed.wait()
-
-
-Start = Callable[..., "asyncio.Future[tuple[RealtimeAgent, ScriptedSession, Errors]]"]
 
 
 @pytest_asyncio.fixture
@@ -186,7 +160,7 @@ async def test_a_hung_tool_is_cancelled_and_answered_with_an_error(start: Any) -
 
 
 async def test_no_deadline_fires_after_close(start: Any) -> None:
-    agent, session, errors = await start(response_stall_timeout_s=SHORT, response_timeout_s=SHORT)
+    agent, session, _errors = await start(response_stall_timeout_s=SHORT, response_timeout_s=SHORT)
     agent.generate_reply()
     session.emit(ResponseCreated(response_id="r1"))
     await agent.aclose()

@@ -10,9 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from turnstile.adapters.local import LocalRoom
-from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.adapters.pytest_plugin import Harness
-from ._util import wait_until
+from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.machine import (
     AgentOptions,
     AudioDelta,
@@ -22,6 +21,8 @@ from turnstile.machine import (
     SessionLost,
     SessionReady,
 )
+
+from ._util import wait_until
 
 
 async def test_a_tool_running_through_a_drop_is_in_the_replay_and_answered_once() -> None:

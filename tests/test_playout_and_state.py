@@ -4,6 +4,7 @@ runtime, the scripted provider and LocalRoom's real livekit.rtc audio objects.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.pytest_plugin import Harness
@@ -96,7 +97,7 @@ async def test_state_updates_are_coalesced_and_never_stale() -> None:
     assert history[-1] == "thinking"
     # Sequential sends: every value published was the newest wanted at its send time, so
     # the list alternates and ends on the current state, never on a stale one.
-    assert all(a != b for a, b in zip(history, history[1:])), history
+    assert all(a != b for a, b in itertools.pairwise(history)), history
     await agent.aclose()
     assert room.attributes["lk.agent.state"] == "thinking"  # nothing after close
     await room.aclose()
@@ -140,7 +141,7 @@ async def test_nothing_heard_deletes_the_item_instead_of_truncating_at_zero(
     turnstile_harness: Harness,
 ) -> None:
     h = turnstile_harness
-    rid, iid = h.session.start_audio_response(pcm_tone(300), done=False)
+    _rid, iid = h.session.start_audio_response(pcm_tone(300), done=False)
     assert h.agent.state == "speaking"
     h.session.emit(InputSpeechStarted())  # before the first frame reached the listener
     assert "truncate" not in h.session.names()

@@ -17,7 +17,6 @@ import json
 import logging
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import pytest
 from aiohttp import web

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from turnstile.adapters._loopback import LoopbackServer
 from turnstile.adapters._socket import ReconnectingSocket
@@ -259,7 +259,7 @@ async def test_a_server_that_never_answers_the_upgrade_times_out_each_attempt() 
     started = time.monotonic()
     try:
         async with asyncio.timeout(10):
-            with pytest.raises(ConnectionError, match="no websocket handshake within 0.3 s"):
+            with pytest.raises(ConnectionError, match=r"no websocket handshake within 0\.3 s"):
                 await session.connect()
     finally:
         await session.aclose()

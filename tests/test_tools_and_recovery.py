@@ -21,9 +21,9 @@ from turnstile.machine import (
     SessionLost,
     SessionReady,
     Tool,
+    Toolbox,
     ToolCallsCancelled,
     ToolCallsRequested,
-    Toolbox,
     ToolOutput,
 )
 
@@ -193,7 +193,7 @@ async def test_text_responses_are_recovered_then_reported() -> None:
     s.text_response("I am text 2")
     assert s.names().count("recover_from_text_response") == 2
     assert agent.state == "thinking" and not errors
-    _, iid = s.text_response("I am text 3")
+    _, _iid = s.text_response("I am text 3")
     assert agent.state == "listening"
     assert s.names().count("recover_from_text_response") == 2
     assert [(e.code, e.recoverable) for e in errors] == [("text_response", True)]
@@ -292,7 +292,7 @@ async def test_metrics_are_collected_per_response(turnstile_harness: Harness) ->
     h = turnstile_harness
     metrics: list[ResponseMetrics] = []
     h.agent.on("metrics_collected", metrics.append)
-    rid, iid = h.session.start_audio_response(pcm_tone(100), done=False)
+    rid, _iid = h.session.start_audio_response(pcm_tone(100), done=False)
     usage = Usage(input_tokens=12, output_tokens=30, total_tokens=42, cached_tokens=4,
                   output_audio_tokens=25, output_text_tokens=5)
     h.session.emit(ResponseDone(response_id=rid, usage=usage))

@@ -16,8 +16,6 @@ from pydantic import Field, field_validator, model_validator
 from ._wire import ClientModel, encode_base64
 
 __all__ = [
-    "FunctionCallPart",
-    "FunctionResponsePart",
     "ActivityEnd",
     "ActivityHandling",
     "ActivityStart",
@@ -30,8 +28,10 @@ __all__ = [
     "Content",
     "ContextWindowCompressionConfig",
     "EndSensitivity",
+    "FunctionCallPart",
     "FunctionDeclaration",
     "FunctionResponse",
+    "FunctionResponsePart",
     "GenerationConfig",
     "GoogleSearch",
     "Part",

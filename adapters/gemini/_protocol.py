@@ -74,7 +74,7 @@ from ._server import (
 )
 from ._wire import ProtocolError, decode_base64, encode_base64
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - grouped by kind, sorted within each group
     # functions and errors
     "ProtocolError",
     "decode_base64",

@@ -26,8 +26,8 @@ from turnstile.machine import (
 )
 
 from .._socket import FatalClose, ReconnectingSocket, socket_settings
-from ._mapping import TurnMapper
 from ._client import FunctionCallPart, FunctionResponsePart, Part
+from ._mapping import TurnMapper
 from ._protocol import (
     ActivityEnd,
     ActivityStart,

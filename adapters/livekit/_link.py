@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from livekit import rtc
+
 from turnstile.machine import TranscriptSegment
 
 from .._capture import CaptureSource

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from livekit import rtc
+
 from turnstile.machine import AgentError, RealtimeAgent, RealtimeProvider
 
 from ._link import LiveKitLink, LiveKitSpeaker, _Follower

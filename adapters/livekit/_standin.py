@@ -79,7 +79,9 @@ class _Publication:
 class FakeTrackPublication(_Publication):
     """A remote participant's publication (``rtc.RemoteTrackPublication``)."""
 
-    MIRRORS: ClassVar[tuple[str, ...]] = ("sid", "name", "kind", "source", "track", "subscribed", "muted", "set_subscribed")
+    MIRRORS: ClassVar[tuple[str, ...]] = (
+        "sid", "name", "kind", "source", "track", "subscribed", "muted", "set_subscribed",
+    )  # fmt: skip
 
     def __init__(self, room: FakeRoom, participant: FakeRemoteParticipant, source: int, sample_rate: int) -> None:
         super().__init__(source, None)

@@ -24,6 +24,7 @@ from typing import Any
 
 from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
+
 from turnstile.machine import TranscriptSegment
 
 __all__ = [

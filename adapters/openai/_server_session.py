@@ -22,7 +22,6 @@ from aiohttp import WSMsgType, web
 from ..scenario import Scenario, ScenarioCursor
 from . import _protocol as p
 from ._protocol import Dialect, ProtocolError, decode_audio
-from ._server_conversation import Conversation
 from ._server_codec import (
     ClientEvent,
     ClientEventError,
@@ -35,6 +34,7 @@ from ._server_codec import (
     parse_client_event,
     session_setting,
 )
+from ._server_conversation import Conversation
 from ._server_response import ResponseStream
 from ._vad import EnergyVad, SpeechStarted, VadSettings
 

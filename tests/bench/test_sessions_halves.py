@@ -6,7 +6,6 @@ None of these needs a peer's venv: the peers' halves run only under ``make bench
 
 from __future__ import annotations
 
-import asyncio
 import json
 from array import array
 from typing import Any

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import pytest
 from google.genai import _live_converters, types
+
 from turnstile.adapters.gemini._loopback import GeminiLiveServer
 from turnstile.adapters.gemini._loopback_codec import (
     BAD_KEY,
@@ -425,7 +426,7 @@ async def test_barge_in_cancels_a_pending_tool_call(http: aiohttp.ClientSession)
         ids = [c["id"] for c in (await peer.until("toolCall"))["toolCall"]["functionCalls"]]
         await peer.speak(turn("Never mind."))
         assert (await peer.until("toolCallCancellation"))["toolCallCancellation"] == {"ids": ids}
-        assert peer.kinds()[-1:] + [kind(await peer.next()), kind(await peer.next())] == [
+        assert [*peer.kinds()[-1:], kind(await peer.next()), kind(await peer.next())] == [
             "toolCallCancellation", "interrupted", "turnComplete"]  # fmt: skip
         await peer.until("generationComplete")
         # A late answer to the cancelled call starts nothing.

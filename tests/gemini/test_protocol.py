@@ -117,12 +117,16 @@ def test_setup_dumps_exact_wire_json() -> None:
             "model": "models/gemini-live-2.5-flash-preview",
             "generationConfig": {
                 "responseModalities": ["AUDIO"],
-                "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}, "languageCode": "en-US"},
+                "speechConfig": {
+                    "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}, "languageCode": "en-US",
+                },
                 "temperature": 0.6,
                 "maxOutputTokens": 512,
             },
             "systemInstruction": {"parts": [{"text": "You are a turnstile."}]},
-            "tools": [{"functionDeclarations": [{"name": "get_weather", "description": "Weather now", "parameters": WEATHER_PARAMS}]}],
+            "tools": [{"functionDeclarations": [
+                {"name": "get_weather", "description": "Weather now", "parameters": WEATHER_PARAMS},
+            ]}],
             "realtimeInputConfig": {
                 "automaticActivityDetection": {
                     "disabled": False,
@@ -207,7 +211,8 @@ def test_client_content() -> None:
 
 def test_realtime_audio_is_standard_base64_pcm() -> None:
     wire, parsed = oracle_client(RealtimeInput(audio=Blob.pcm16(PCM)))
-    assert wire == {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": base64.b64encode(PCM).decode()}}}
+    data = base64.b64encode(PCM).decode()
+    assert wire == {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": data}}}
     audio = parsed.realtime_input.audio  # type: ignore[union-attr]
     assert audio is not None and audio.data == PCM and audio.mime_type == "audio/pcm;rate=16000"
 
@@ -443,7 +448,9 @@ def test_go_away() -> None:
 
 
 def test_session_resumption_update() -> None:
-    update = types.LiveServerSessionResumptionUpdate(new_handle="h-2", resumable=True, last_consumed_client_message_index=41)
+    update = types.LiveServerSessionResumptionUpdate(
+        new_handle="h-2", resumable=True, last_consumed_client_message_index=41
+    )
     frame = wire(types.LiveServerMessage(session_resumption_update=update))
     assert b'"lastConsumedClientMessageIndex"' in frame and b'"newHandle"' in frame
     parsed = parse_server_message(frame)

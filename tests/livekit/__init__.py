@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import numpy as np
 from livekit import rtc
+
 from turnstile.adapters.livekit import FakeRoom, FakeTrackPublication, LiveKitRoom
 
 __all__ = ["dc", "frame_at", "frames_without", "level", "livekit_room", "speaking"]

@@ -13,20 +13,18 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from livekit import rtc
-from turnstile.adapters.livekit import FakeRoom, LiveKitLink, worker_entrypoint
-from turnstile.adapters.livekit import _room as room_module
+
+from turnstile.adapters.livekit import FakeRoom, LiveKitLink, _room as room_module, worker_entrypoint
 from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.machine import (
     AGENT_STATE_ATTRIBUTE as STATE,
-)
-from turnstile.machine import (
     Capabilities,
     InputSpeechStarted,
     InputTranscriptionCompleted,
     RealtimeAgent,
-    TranscriptSegment,
 )
 
+from .._util import wait_until
 from . import livekit_room, speaking
 
 USER_LEVEL = 1000
@@ -107,9 +105,7 @@ async def test_a_realtime_agent_talks_through_the_livekit_adapter(room: FakeRoom
     # The user's transcript: the agent publishes it on its own, for the user's track.
     before = len(lp.streams)
     session.emit(InputTranscriptionCompleted(item_id="item_u", transcript="Thanks, bye."))
-    async with asyncio.timeout(5):
-        while not any(st.sender_identity == "alice" for st in lp.streams[before:]):
-            await asyncio.sleep(0.005)
+    await wait_until(lambda: any(st.sender_identity == "alice" for st in lp.streams[before:]))
     user_stream = next(st for st in lp.streams[before:] if st.sender_identity == "alice")
     assert (user_stream.text, user_stream.info.attributes["lk.segment_id"]) == ("Thanks, bye.", "item_u")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+
 from turnstile.adapters.cli import main
 from turnstile.adapters.livekit import (
     LiveKitSettings,
@@ -21,7 +22,9 @@ from turnstile.adapters.livekit import (
 )
 from turnstile.adapters.livekit._room import PARTICIPANT_ENV, PROVIDER_ENV
 
-SETTINGS = {"LIVEKIT_URL": "wss://example.livekit.cloud", "LIVEKIT_API_KEY": "APIkey", "LIVEKIT_API_SECRET": "s3cret" * 6}
+SETTINGS = {
+    "LIVEKIT_URL": "wss://example.livekit.cloud", "LIVEKIT_API_KEY": "APIkey", "LIVEKIT_API_SECRET": "s3cret" * 6,
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -134,7 +137,8 @@ def test_worker_hands_the_agent_to_livekit_agents(env: pytest.MonkeyPatch) -> No
     env.setitem(sys.modules, "livekit.agents", fake)
     env.setattr(sys, "argv", list(sys.argv))
     env.setenv("GOOGLE_API_KEY", "g-test")
-    argv = ["worker", "--provider", "gemini", "--participant", "alice", "--agent-name", "tutor", "dev", "--log-level", "debug"]
+    argv = ["worker", "--provider", "gemini", "--participant", "alice", "--agent-name", "tutor", "dev",
+            "--log-level", "debug"]  # fmt: skip
     assert main(argv) == 0
     assert ran["entrypoint"] is worker_entrypoint and ran["agent_name"] == "tutor"
     assert ran["argv"] == ["turnstile worker", "dev", "--log-level", "debug"]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from livekit import rtc
+
 from turnstile.adapters.livekit import FakeRoom, LiveKitLink
 
 from . import frame_at, frames_without, livekit_room, speaking

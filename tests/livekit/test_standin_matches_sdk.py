@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from livekit import rtc
 from livekit.rtc import room as sdk_room
+
 from turnstile.adapters.livekit._link import _Follower
 from turnstile.adapters.livekit._standin import EMITS, MIRRORS
 

@@ -11,6 +11,7 @@ from typing import cast
 import pytest
 import pytest_asyncio
 from livekit import rtc
+
 from turnstile.adapters.livekit import FakeRoom, LiveKitLink
 from turnstile.machine import AGENT_STATE_ATTRIBUTE, AudioOutput, RoomLink, RoomPort
 

@@ -26,9 +26,9 @@ import aiohttp
 import numpy as np
 import pytest
 from pydantic import TypeAdapter
+
 from turnstile.adapters.cli import main
-from turnstile.adapters.openai import _beta as B
-from turnstile.adapters.openai import _ga as G
+from turnstile.adapters.openai import _beta as B, _ga as G
 from turnstile.adapters.openai._protocol import (
     ProtocolError,
     UnknownServerEvent,
@@ -308,7 +308,7 @@ async def test_closing_the_server_closes_open_connections(http: aiohttp.ClientSe
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 async def test_vad_turn_tool_call_and_the_audio_answer(http: aiohttp.ClientSession, dialect: str) -> None:
     scenario = load_scenario()
-    greeting, question, tool_reply, answer = scenario.steps[:4]
+    greeting, question, _tool_reply, answer = scenario.steps[:4]
     assert isinstance(greeting, ModelReply) and isinstance(question, CallerTurn) and isinstance(answer, ModelReply)
     async with OpenAIRealtimeServer(scenario, pace=math.inf) as srv:
         transcription = {"model": "gpt-4o-transcribe"}
