@@ -4,21 +4,21 @@ quiet never leaves the agent initializing, thinking or speaking (and publishing 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
 
 from turnstile.adapters.local import LocalRoom
-from turnstile.adapters.scripted import ScriptedRealtime, ScriptedSession, pcm_tone
-from ._util import Errors
+from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.machine import (
-    AgentError,
     AgentOptions,
     AudioDelta,
     RealtimeAgent,
     ResponseCreated,
 )
+
+from ._util import Errors
 
 SHORT = 0.1
 RATE = 24000

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scripted import ScriptedRealtime
 from turnstile.machine import (
-    AgentError,
     AgentOptions,
     FunctionCall,
     RealtimeAgent,
@@ -19,24 +17,9 @@ from turnstile.machine import (
     ToolCallsRequested,
 )
 
+from ._util import Errors
+
 DEADLINE_S = 0.1
-
-
-class Errors:
-    def __init__(self, agent: RealtimeAgent) -> None:
-        self.seen: list[AgentError] = []
-        self.event = asyncio.Event()
-        agent.on("error", self._on_error)
-
-    def _on_error(self, error: AgentError) -> None:
-        self.seen.append(error)
-        self.event.set()
-
-    async def none_within(self, seconds: float) -> bool:
-        """True if no error came within ``seconds`` (several deadlines' worth)."""
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(self.event.wait(), seconds)
-        return not self.seen
 
 
 gate = asyncio.Event()
