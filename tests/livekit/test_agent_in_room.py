@@ -14,10 +14,13 @@ import pytest
 import pytest_asyncio
 from livekit import rtc
 
-from turnstile.adapters.livekit import FakeRoom, LiveKitLink, _room as room_module, worker_entrypoint
+from turnstile.adapters.livekit import FakeRoom, LiveKitLink, worker_entrypoint
+from turnstile.adapters.livekit import _room as room_module
 from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.machine import (
     AGENT_STATE_ATTRIBUTE as STATE,
+)
+from turnstile.machine import (
     Capabilities,
     InputSpeechStarted,
     InputTranscriptionCompleted,

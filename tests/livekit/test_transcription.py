@@ -10,8 +10,14 @@ import pytest_asyncio
 
 from turnstile.adapters.livekit import (
     ATTRIBUTE_TRANSCRIPTION_FINAL as FINAL,
+)
+from turnstile.adapters.livekit import (
     ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID as SEGMENT,
+)
+from turnstile.adapters.livekit import (
     ATTRIBUTE_TRANSCRIPTION_TRACK_ID as TRACK,
+)
+from turnstile.adapters.livekit import (
     TOPIC_TRANSCRIPTION,
     AgentTranscriptionForwarder,
     AgentTranscriptionOptions,

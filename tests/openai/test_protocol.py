@@ -19,14 +19,19 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_typ
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from turnstile.adapters.openai import _beta as B, _ga as G, _protocol as P
+from turnstile.adapters.openai import _beta as B
+from turnstile.adapters.openai import _ga as G
+from turnstile.adapters.openai import _protocol as P
 
 try:
     import openai.types.beta.realtime as obeta
     import openai.types.realtime as oga
-    from openai.types.beta.realtime import conversation_item as obeta_item, transcription_session as obeta_ts
+    from openai.types.beta.realtime import conversation_item as obeta_item
+    from openai.types.beta.realtime import transcription_session as obeta_ts
     from openai.types.realtime import (
         realtime_conversation_item_assistant_message as oga_assistant,
+    )
+    from openai.types.realtime import (
         realtime_conversation_item_user_message as oga_user,
     )
 except ImportError:  # pragma: no cover - the oracle is a dev dependency
@@ -562,7 +567,11 @@ def _ga_variants() -> list[Any]:
     ]
     from openai.types.realtime import (
         realtime_audio_formats as fmt,
+    )
+    from openai.types.realtime import (
         realtime_audio_input_turn_detection as td,
+    )
+    from openai.types.realtime import (
         realtime_tools_config_union as tools,
     )
     from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (

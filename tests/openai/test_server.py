@@ -28,7 +28,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from turnstile.adapters.cli import main
-from turnstile.adapters.openai import _beta as B, _ga as G
+from turnstile.adapters.openai import _beta as B
+from turnstile.adapters.openai import _ga as G
 from turnstile.adapters.openai._protocol import (
     ProtocolError,
     UnknownServerEvent,
