@@ -102,7 +102,9 @@ class RealtimeSession(Protocol):
         (a connected server that never became ready); nothing if none is open."""
 
     def update_chat_ctx(self, ctx: ChatContext) -> None:
-        """Replace the conversation the provider holds with ``ctx``."""
+        """Take ``ctx`` as the conversation: a session opened or reconnected from now on
+        starts from it. Items already on a live server are left as they are (OpenAI and
+        Gemini adapters today): an edit reaches the model on the next connection."""
 
     async def aclose(self) -> None: ...
 
