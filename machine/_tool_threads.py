@@ -187,7 +187,7 @@ class ToolThreads:
     def _run(self, job: _Job[Any]) -> None:
         try:
             outcome = Outcome[object](value=job.fn())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - it travels to the awaiting call
             outcome = Outcome[object](error=exc)
         with self._lock:
             self._running.discard(job)

@@ -137,7 +137,7 @@ class Tool:
             return await self._call_sync(call_id, kwargs, limits, threads or _default_threads())
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - a last guard: the paths above answer all
             logger.critical("tool %s: a failure escaped the toolbox", self.name, exc_info=exc)
             return self._error(call_id, f"{self.name} failed: internal error")
 
@@ -186,7 +186,7 @@ class Tool:
             return self._failed(call_id, exc)  # the tool raised it on its own
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any failure is the model's to read
             return self._failed(call_id, exc)
         return self._output(call_id, result, limits)
 
@@ -216,7 +216,7 @@ class Tool:
             result = self.fn(**kwargs)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any failure is the model's to read
             return self._failed(call_id, exc)
         return self._output(call_id, result, limits)
 
