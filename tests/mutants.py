@@ -11,6 +11,10 @@ imported from that copy (``PYTHONPATH`` ahead of the editable install), so the l
 which others may be editing, is never touched. The test subset runs once unmutated (it must
 pass), then once per mutant with the mutant applied.
 
+The property test runs without shrinking (``TURNSTILE_NO_SHRINK``: a failing example is
+all a kill needs) and with a fixed hypothesis seed (``--seed``, default 0), so a run is
+repeatable.
+
 A mutant whose old text is no longer in its file (or is there more than once) is reported
 ``stale``: the code moved on and the list must follow it. Exit status: 0 when every mutant
 was killed, 1 when any survived or is stale, 2 when the unmutated subset fails.
@@ -90,9 +94,11 @@ MUTANTS = [
     Mutant("l", "a played item's late audio plays it again", "machine/_runtime.py",
            "            self._refused.add(key)  # played", "            pass  # played"),
     # Replies owed.
-    Mutant("m", "a tool's reply is asked for again at every flush", "machine/_runtime.py",
-           "        self.reply_wanted = False\n        self.request_response()",
-           "        self.request_response()"),
+    # (Not "flush_reply keeps reply_wanted": response.created clears it, so a second ask
+    # needs a response.done between an ask and its response's start, which no server sends.)
+    Mutant("m", "a response that begins still counts as awaited", "machine/_inbound.py",
+           "        self.awaiting_response = False\n        # Whoever asked",
+           "        # Whoever asked"),
     Mutant("n", "a response that begins does not answer the reply owed", "machine/_inbound.py",
            "        self.reply_wanted = False\n        self.response_deadline.disarm()",
            "        self.response_deadline.disarm()"),

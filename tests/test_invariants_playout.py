@@ -1,14 +1,21 @@
 """Playout invariants the property test reaches only by chance, pinned down here: the
-padded tail is never reported as heard, a response's end ends its audio, and audio of a
-response the user barged in on never plays."""
+padded tail is never reported as heard, a response's end ends its audio, and neither audio
+of a response the user barged in on nor late audio of an item already played plays."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+from typing import Any
 
+import pytest
+
+from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.pytest_plugin import Harness
 from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.machine import (
+    AgentOptions,
     AudioDelta,
     InputAudioCommitted,
     InputSpeechStarted,
@@ -99,3 +106,62 @@ async def test_audio_of_a_response_barged_in_on_before_its_audio_never_plays(
     s.emit(AudioDelta(response_id="r1", item_id="i1", data=pcm_tone(100)))
     assert h.agent.state == "thinking"
     assert h.agent._runtime.player is not None and not h.agent._runtime.player.playing
+
+
+async def test_late_audio_of_a_played_item_is_not_played_again_in_the_next_turn(
+    turnstile_harness: Harness,
+) -> None:
+    """A delta of an item already played to its end arrives while the next response is
+    under way (the agent thinking, so audio would start playing): it is dropped."""
+    h = turnstile_harness
+    s = h.session
+    said: list[str] = []
+    h.agent.on("agent_speech_committed", said.append)
+    rid, iid = s.start_audio_response(pcm_tone(60), transcript="once")
+    await h.agent.wait_for_state("listening", timeout=2)
+    assert said == ["once"]
+    s.emit(ResponseCreated(response_id="r2"))
+    assert h.agent.state == "thinking"
+    s.emit(AudioDelta(response_id=rid, item_id=iid, data=pcm_tone(60)))
+    assert h.agent.state == "thinking"
+    assert h.agent._runtime.player is not None and not h.agent._runtime.player.playing
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Player._run lets an output write error end its task, unlogged: the exception is never "
+    "retrieved once a new task replaces it (machine/_playout.py)"))
+async def test_a_write_the_room_refuses_is_logged_and_survived(caplog: pytest.LogCaptureFixture) -> None:
+    """LiveKit's AudioSource.capture_frame can raise ("InvalidState - failed to capture
+    frame": seen in the property test after drops and barge-ins cleared the queue under a
+    pending capture). Bad output is logged and survived; no exception escapes a task."""
+    loop = asyncio.get_running_loop()
+    loop_errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = RealtimeAgent(provider, options=AgentOptions(playout_stall_timeout_s=0.3))
+    await agent.start(room)
+    try:
+        await agent.wait_for_state("listening")
+        s, speaker = provider.last_session, room.speaker
+        write, refused = speaker.write, []
+
+        async def refuse_once(pcm: bytes) -> None:
+            if not refused:
+                refused.append(pcm)
+                raise Exception("an RtcError occurred: InvalidState - failed to capture frame")
+            await write(pcm)
+
+        speaker.write = refuse_once  # type: ignore[method-assign]
+        rid, _ = s.start_audio_response(pcm_tone(100), done=False)
+        await wait_until(lambda: bool(refused))
+        s.emit(AudioDelta(response_id=rid, item_id="i2", data=pcm_tone(100)))  # more audio comes
+        s.finish_response(rid, "i2")
+        await agent.wait_for_state("listening", timeout=3)
+    finally:
+        await agent.aclose()
+        await room.aclose()
+    gc.collect()  # a task that died unretrieved reports so when it is collected
+    loop.set_exception_handler(None)
+    assert not loop_errors, loop_errors
+    assert any("failed to capture frame" in (r.getMessage() + str(r.exc_info and r.exc_info[1]))
+               for r in caplog.records if r.levelno >= logging.WARNING), caplog.text

@@ -1,6 +1,7 @@
 """Reply bookkeeping the property test reaches only by chance, pinned down here: a
-reconnect forgets the responses that died with the socket, and a response that begins
-ends the wait for one to begin."""
+reconnect forgets the responses that died with the socket; a response that begins ends
+the wait for one to begin, and is not timed out by it however it began; a running tool
+keeps the agent thinking; a tool that returns mid-response is answered at its end."""
 
 from __future__ import annotations
 
