@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai import OpenAIRealtime
 from turnstile.adapters.openai._mapping import history_items

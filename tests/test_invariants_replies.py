@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.pytest_plugin import Harness
 from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone

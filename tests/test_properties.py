@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
 from turnstile.adapters.local import LocalLink, LocalRoom, LocalSpeaker
 from turnstile.adapters.scripted import ScriptedRealtime, ScriptedSession, pcm_tone
 from turnstile.machine import (
