@@ -70,6 +70,7 @@ def _read_text(path: str | Path, what: str) -> str:
 def read_trace(path: str) -> Trace:
     """A trace JSONL file; a bad line (a garbled or cut-off file) is named by its number."""
     from pydantic import ValidationError
+
     from turnstile.machine import Trace, TraceRecord
 
     records = []
@@ -79,7 +80,8 @@ def read_trace(path: str) -> Trace:
         try:
             records.append(TraceRecord.model_validate_json(line))
         except ValidationError as exc:
-            raise CliError(f"--trace {path}, line {number}: not a trace record ({validation_summary(exc)})", 2) from None
+            problem = validation_summary(exc)
+            raise CliError(f"--trace {path}, line {number}: not a trace record ({problem})", 2) from None
     if not records:
         raise CliError(f"--trace {path}: no trace records in it", 2)
     return Trace(records)

@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+
 from turnstile.machine import Trace
 
 from .voice import RATE

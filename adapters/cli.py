@@ -213,8 +213,10 @@ def _version() -> str:
 
 
 def _add_diagram(sub: Any) -> None:
-    d = sub.add_parser("diagram", help="draw the agent chart (and a trace over it)",
-                       description="Draw the agent chart, and a trace over it, as DOT, Mermaid, SVG or PNG.")  # fmt: skip
+    d = sub.add_parser(
+        "diagram", help="draw the agent chart (and a trace over it)",
+        description="Draw the agent chart, and a trace over it, as DOT, Mermaid, SVG or PNG.",
+    )  # fmt: skip
     d.add_argument("-o", "--output", help="the file to write (.svg .png .dot .gv .mmd); default: DOT on stdout")
     d.add_argument("--format", choices=["svg", "png", "dot", "mermaid"],
                    help="default: from the file's suffix; must agree with it")  # fmt: skip

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+
 from turnstile.machine import RealtimeAgent, Trace
 
 from ._demo_files import write_diagrams, write_wav

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from statemachine import State, StateChart
+
 from turnstile.machine import AgentChart, Trace
 
 __all__ = [

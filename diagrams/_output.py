@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import graphviz
+
 from turnstile.machine import AgentChart, Trace
 
 from . import _dot, _engine, _mermaid

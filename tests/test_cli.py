@@ -7,6 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+
 from turnstile.adapters.cli import main, parser
 from turnstile.machine import Trace, TraceRecord
 
@@ -75,8 +76,10 @@ def test_a_chart_from_the_users_own_folder(tmp_path: Path) -> None:
 
 
 def test_a_trace_of_states_the_chart_lacks_is_drawn_with_a_warning(tmp_path: Path) -> None:
-    Trace([TraceRecord(t=0, event="session_ready", source="initializing", target="listening"),
-           TraceRecord(t=1, event="dance", source="listening", target="dancing")]).write_jsonl(tmp_path / "t.jsonl")  # fmt: skip
+    Trace([
+        TraceRecord(t=0, event="session_ready", source="initializing", target="listening"),
+        TraceRecord(t=1, event="dance", source="listening", target="dancing"),
+    ]).write_jsonl(tmp_path / "t.jsonl")  # fmt: skip
     result = run_cli("diagram", "--trace", "t.jsonl", "-o", "chart.dot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     [warning] = stderr_lines(result)

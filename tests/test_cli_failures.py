@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from turnstile.adapters._cli_errors import run_guarded
 
 from ._cli_run import TURNSTILE, run_cli, stderr_lines, without_graphviz
@@ -124,7 +125,9 @@ def test_a_closed_pipe_is_silent(tmp_path: Path) -> None:
     assert proc.stderr.read() == b""
 
 
-def test_an_unexpected_error_is_one_line_too(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_is_one_line_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TURNSTILE_DEBUG", raising=False)
 
     def command() -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.scenario import load_scenario
 from turnstile.machine import Trace
@@ -79,7 +80,10 @@ def test_the_timeline_and_the_trace_share_one_clock_and_name_leaf_states(call: R
     trace = Trace.read_jsonl(call.folder / "out" / "t.jsonl")
     printed = [(t, m.groups()) for t, line in call.timeline() if (m := TRANSITION.match(line))]
     # The caller's own VAD events in listening are printed as caller lines, not transitions.
-    recorded = [r for r in trace.records if not (r.event and r.event.startswith("user_speech_") and r.source == r.target)]
+    recorded = [
+        r for r in trace.records
+        if not (r.event and r.event.startswith("user_speech_") and r.source == r.target)
+    ]
     assert len(printed) == len(recorded)
     for (t, (source, event, target)), record in zip(printed, recorded, strict=True):
         assert source == record.source  # a leaf: never the compound ``active``
@@ -108,7 +112,8 @@ def test_the_wav_shares_the_clock(call: Run) -> None:
         stereo = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, 2)
     caller, agent = _onsets(stereo[:, 0]), _onsets(stereo[:, 1])
     assert abs(caller[0] - call.first("caller says")) <= 0.03
-    first_audio = next(r.t for r in Trace.read_jsonl(call.folder / "out" / "t.jsonl").records if r.event == "audio_started")
+    records = Trace.read_jsonl(call.folder / "out" / "t.jsonl").records
+    first_audio = next(r.t for r in records if r.event == "audio_started")
     assert abs(agent[0] - first_audio) <= 0.1  # the speaker's own short queue
 
 
@@ -165,7 +170,10 @@ async def test_ctrl_c_writes_what_was_recorded(tmp_path: Path) -> None:
 
 async def test_a_loopback_url_needs_no_api_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    async with OpenAIRealtimeServer(load_scenario(None)) as server, demo(tmp_path, "--url", server.url, env=env) as live:
+    async with (
+        OpenAIRealtimeServer(load_scenario(None)) as server,
+        demo(tmp_path, "--url", server.url, env=env) as live,
+    ):
         await live.until("--session_ready--> listening")
         code, stdout, stderr = await live.interrupt()
     assert code == 130 and not stderr_lines(stderr), stderr

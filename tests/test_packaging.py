@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from turnstile.adapters.pytest_plugin import MISSING_PYTEST_ASYNCIO
 
 from .test_pytest_plugin import project, readme_pytest_example

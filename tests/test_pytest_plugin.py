@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from turnstile.adapters.pytest_plugin import MISSING_PYTEST_ASYNCIO
 
 from ._cli_run import shadow_module
