@@ -76,6 +76,9 @@ class GeminiLiveSession(ReconnectingSocket):
         """Calls asked for and not answered yet, with the connection that asked."""
         self._undelivered: list[ToolOutput] = []
         """Outputs that came while the socket was down: delivered once it is ready again."""
+        self._unanswered: list[tuple[ToolOutput, FunctionCall | None, int]] = []
+        """Outputs sent, with their call and connection, that no model content followed yet:
+        if that connection is lost, they go again (as history) on the next one."""
         self._handoff = False
         self._handoff_timer: asyncio.TimerHandle | None = None
 
@@ -114,6 +117,9 @@ class GeminiLiveSession(ReconnectingSocket):
                 self.unknown_events += 1
                 logger.info("unknown server message %s ignored", sorted(msg.raw))
                 return
+            if isinstance(msg, ServerContentMessage) and self._unanswered:
+                # The model is answering on this connection: what it was sent here arrived.
+                self._unanswered = [u for u in self._unanswered if u[2] != self.connects]
             if isinstance(msg, ServerContentMessage):
                 # Checked before the mapper sees the message: it opens a turn before it
                 # decodes the audio, and a bad payload must not leave a turn half-opened.
@@ -130,9 +136,7 @@ class GeminiLiveSession(ReconnectingSocket):
                     self._calls[call.call_id] = (call, self.connects)
             if ev.kind == "session_ready":
                 self.mark_ready()
-                if self._undelivered:
-                    outputs, self._undelivered = self._undelivered, []
-                    self._deliver(outputs)
+                self._deliver_again()
                 if self._handoff:
                     self._handoff = False
                     continue  # a hand-off: the agent never knew the socket changed
@@ -214,11 +218,23 @@ class GeminiLiveSession(ReconnectingSocket):
             return
         self._deliver(list(outputs))
 
+    def _deliver_again(self) -> None:
+        """On a new connection: outputs that never got through, or got no answer on a
+        connection now lost, go (as history: this session does not know their calls)."""
+        outputs, self._undelivered = self._undelivered, []
+        for out, call, on in self._unanswered:
+            self._calls[out.call_id] = (call, on)
+            outputs.append(out)
+        self._unanswered = []
+        if outputs:
+            self._deliver(outputs)
+
     def _deliver(self, outputs: list[ToolOutput]) -> None:
         # A call asked on an earlier connection is unknown to this one: Gemini cannot resume
         # a session mid tool call (its handles stop being resumable), so the new session has
         # neither the call nor the question. It gets both as history, and answers them.
         asked = {o.call_id: self._calls.pop(o.call_id, (None, self.connects)) for o in outputs}
+        self._unanswered += [(o, asked[o.call_id][0], self.connects) for o in outputs]
         live = [o for o in outputs if asked[o.call_id][1] == self.connects]
         stale = [(o, asked[o.call_id][0]) for o in outputs if asked[o.call_id][1] != self.connects]
         if live:

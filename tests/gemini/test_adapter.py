@@ -178,3 +178,29 @@ def test_vertex_usage_names_are_read_too() -> None:
                           "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 11}]}})
     [done] = [e for e in TurnMapper().map(parse_server_message(frame)) if e.kind == "response_done"]
     assert (done.usage.output_tokens, done.usage.output_audio_tokens) == (11, 11)
+
+
+@pytest.mark.parametrize("answered_before_the_drop", [False, True])
+def test_a_tool_output_the_lost_connection_never_answered_goes_again_as_history(
+    answered_before_the_drop: bool,
+) -> None:
+    s = GeminiLive(api_key="g-key").session(chat_ctx=ChatContext(), tools=TOOLS, on_event=lambda ev: None)
+    s._ws = object()  # type: ignore[assignment]  # capture frames without a socket
+    s._ready.set()
+    s.connects = 1
+    s._calls["c1"] = (FunctionCall(call_id="c1", name="get_weather", arguments='{"city": "Oslo"}'), 1)
+    s.send_tool_outputs([ToolOutput(call_id="c1", name="get_weather", output="snow")])
+    assert [next(iter(json.loads(f))) for f in s._outbox] == ["toolResponse"]
+    if answered_before_the_drop:  # the model began its answer: the output got through
+        s.on_frame(json.dumps({"serverContent": {"modelTurn": {"parts": [{"text": "It snows."}]}}}))
+    s._outbox.clear()
+    s.connects = 2  # the connection is lost; a new one gets ready
+    s.on_frame(json.dumps({"setupComplete": {}}))
+    sent = [json.loads(f) for f in s._outbox]
+    if answered_before_the_drop:
+        assert sent == []
+    else:
+        [history] = sent
+        parts = [p for turn in history["clientContent"]["turns"] for p in turn["parts"]]
+        assert parts[1]["functionResponse"] == {"id": "c1", "name": "get_weather", "response": {"output": "snow"}}
+        types.LiveClientMessage.model_validate(history)
