@@ -90,6 +90,8 @@ class Player:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.write_errors = 0
+        """Writes the room refused (each logged): their audio was skipped."""
 
     @property
     def sample_rate(self) -> int:
@@ -178,6 +180,20 @@ class Player:
         if task is not None:
             task.cancel()
 
+    async def _write(self, pcm: bytes) -> bool:
+        """One write to the room; False (logged, counted) if the room refused it.
+
+        LiveKit's ``capture_frame`` can raise ("InvalidState - failed to capture frame")
+        after a clear under a pending capture: that audio is skipped, not fatal."""
+        try:
+            await self._output.write(pcm)
+        except Exception as exc:
+            self.write_errors += 1
+            logger.warning("the room refused %d ms of the agent's audio (%s); skipped",
+                           len(pcm) * 1000 // 2 // self._output.sample_rate, exc)
+            return False
+        return True
+
     async def _run(self) -> None:
         output, frame_bytes, write_bytes = self._output, self._frame_bytes, self._write_bytes
         while self._queue:
@@ -195,7 +211,8 @@ class Player:
                         # Counted before the await: audio waiting for room in the output's
                         # queue is already counted there as queued, so heard = pushed - queued.
                         handle.pushed_samples += n // 2
-                        await output.write(chunk)
+                        if not await self._write(chunk):
+                            handle.pushed_samples -= n // 2  # never reached the listener
                         if self._on_progress is not None:
                             self._on_progress(handle)
                 elif handle.input_done:
@@ -204,12 +221,17 @@ class Player:
                         # would misalign every later frame. Heard positions are clamped to
                         # the samples received, so the padding is never reported as heard.
                         handle.pushed_samples += frame_bytes // 2
-                        await output.write(bytes(pending) + bytes(frame_bytes - len(pending)))
+                        if not await self._write(bytes(pending) + bytes(frame_bytes - len(pending))):
+                            handle.pushed_samples -= frame_bytes // 2
                     break
                 else:
                     self._wake.clear()
                     await self._wake.wait()
-            await output.wait_for_playout()
+            try:
+                await output.wait_for_playout()
+            except Exception as exc:  # a room that fails here has played what it could
+                self.write_errors += 1
+                logger.warning("the room failed waiting for playout (%s); the item ends here", exc)
             handle.heard_at_stop = min(handle.pushed_samples, handle.received_samples)
             handle.finished = True
             self._queue.popleft()

@@ -127,9 +127,6 @@ async def test_late_audio_of_a_played_item_is_not_played_again_in_the_next_turn(
     assert h.agent._runtime.player is not None and not h.agent._runtime.player.playing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Player._run lets an output write error end its task, unlogged: the exception is never "
-    "retrieved once a new task replaces it (machine/_playout.py)"))
 async def test_a_write_the_room_refuses_is_logged_and_survived(caplog: pytest.LogCaptureFixture) -> None:
     """LiveKit's AudioSource.capture_frame can raise ("InvalidState - failed to capture
     frame": seen in the property test after drops and barge-ins cleared the queue under a
