@@ -72,7 +72,7 @@ class GeminiLiveSession(ReconnectingSocket):
         self._handle: str | None = None
         self._in_activity = False
         self._after_tool_response = False
-        self._calls: dict[str, tuple[FunctionCall, int]] = {}
+        self._calls: dict[str, tuple[FunctionCall | None, int]] = {}
         """Calls asked for and not answered yet, with the connection that asked."""
         self._undelivered: list[ToolOutput] = []
         """Outputs that came while the socket was down: delivered once it is ready again."""
