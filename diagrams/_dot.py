@@ -49,7 +49,7 @@ def _times(count: int | None) -> str:
 
 def _edge_label(model: ChartModel, edge: ChartEdge) -> str:
     # One line per part keeps the labels narrow; \n is DOT's centred line break.
-    lines = [edge.trigger]
+    lines = list(edge.triggers)
     if edge.actions:
         lines.append(f"/ {edge.effect}")
     if times := _times(model.count(edge)):

@@ -68,12 +68,28 @@ class ChartEdge:
     conds: tuple[str, ...]
     actions: tuple[str, ...]
     internal: bool
+    merged: tuple[ChartEdge, ...] = ()
+    """Other declared transitions drawn as this same edge (same source, target and
+    actions): one arrow with a line per trigger, not a bundle of arrows."""
+
+    @property
+    def own_trigger(self) -> str:
+        """``event [guard]``: what makes this declared transition fire."""
+        guard = f" [{' and '.join(self.conds)}]" if self.conds else ""
+        return f"{self.event or '(auto)'}{guard}"
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        """The triggers of every transition this edge stands for."""
+        return (self.own_trigger, *(e.own_trigger for e in self.merged))
 
     @property
     def trigger(self) -> str:
-        """``event [guard]``: what makes the transition fire."""
-        guard = f" [{' and '.join(self.conds)}]" if self.conds else ""
-        return f"{self.event or '(auto)'}{guard}"
+        return ", ".join(self.triggers)
+
+    @property
+    def keys(self) -> tuple[int, ...]:
+        return (self.key, *(e.key for e in self.merged))
 
     @property
     def effect(self) -> str:
@@ -117,7 +133,10 @@ class ChartModel:
         return False
 
     def count(self, edge: ChartEdge) -> int | None:
-        return None if self.counts is None else self.counts.get(edge.key, 0)
+        """How often the trace took the transitions this edge stands for."""
+        if self.counts is None:
+            return None
+        return sum(self.counts.get(key, 0) for key in edge.keys)
 
 
 def _walk(states: Any) -> Iterator[State]:
@@ -227,7 +246,8 @@ def _record_index(model: ChartModel) -> dict[tuple[str | None, str, str], int]:
         # The leaf's own transitions win over its ancestors', so a record from a leaf
         # counts towards the compound's edge only when the leaf declares none of its own.
         while owner is not None:
-            for edge in (e for e in model.edges if e.source == owner):
+            declared = (d for e in model.edges if e.source == owner for d in (e, *e.merged))
+            for edge in sorted(declared, key=lambda d: d.key):
                 landing = _landing(model, edge, leaf.id)
                 for alias in edge.aliases or (None,):
                     # First declared wins: guards are not in the record, and the engine
@@ -245,6 +265,26 @@ def _with_trace(model: ChartModel, trace: Trace) -> ChartModel:
     return replace(model, counts=dict(sorted(counts.items())), final_state=trace.final_state)
 
 
+def _merged(edges: list[ChartEdge]) -> list[ChartEdge]:
+    """One edge per (source, target, actions, internal), in declaration order: the first
+    declared stands for the others (targetless edges stay one compartment line each)."""
+    groups: dict[tuple[str, str, tuple[str, ...], bool], list[ChartEdge]] = {}
+    out: list[ChartEdge] = []
+    for edge in edges:
+        if edge.target is None:
+            out.append(edge)
+            continue
+        group = groups.setdefault((edge.source, edge.target, edge.actions, edge.internal), [])
+        if not group:
+            out.append(edge)
+        group.append(edge)
+    return [
+        replace(e, merged=tuple(groups[(e.source, e.target, e.actions, e.internal)][1:]))
+        if e.target is not None else e
+        for e in out
+    ]
+
+
 def chart_model(chart: Chart = AgentChart, trace: Trace | None = None) -> ChartModel:
     initial = chart.initial_state
     if initial is None:
@@ -252,7 +292,7 @@ def chart_model(chart: Chart = AgentChart, trace: Trace | None = None) -> ChartM
     model = ChartModel(
         name=chart.__name__,
         nodes=tuple(_nodes(chart)),
-        edges=tuple(_edges(chart)),
+        edges=tuple(_merged(_edges(chart))),
         initial=str(initial.id),
     )
     return model if trace is None else _with_trace(model, trace)

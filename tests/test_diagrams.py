@@ -34,8 +34,9 @@ LEAVES = ("initializing", "listening", "thinking", "speaking", "interrupted")
 
 
 def edge_lines(dot: str, event: str) -> list[str]:
-    """The DOT edge statements whose label starts with ``event``."""
-    label = re.compile(rf'label="?{re.escape(event)}(?![\w.])')
+    """The DOT edge statements with a label line that starts with ``event`` (transitions
+    sharing source, target and actions are one edge, a line per trigger)."""
+    label = re.compile(rf'label="?(?:[^"]*?\\n)?{re.escape(event)}(?![\w.])')
     return [line for line in dot.splitlines() if " -> " in line and label.search(line)]
 
 
@@ -142,7 +143,8 @@ def test_every_declared_transition_is_in_mermaid() -> None:
     assert mmd.startswith("stateDiagram-v2\n")
     for t in chart_transitions(AgentChart):
         source = t.declared_on  # the compound's transitions are drawn from the compound
-        assert re.search(rf"^\s*{source} --> {t.target} : {re.escape(t.event or '(auto)')}(?![\w.])", mmd, re.M), t
+        trigger = re.escape(t.event or "(auto)")
+        assert re.search(rf"^\s*{source} --> {t.target} : (?:.*, )?{trigger}(?![\w.])", mmd, re.M), t
     lines = mmd.splitlines()
     assert "    state active {" in lines and "        [*] --> initializing" in lines
     assert "    [*] --> active" in lines and "    closed --> [*]" in lines
@@ -187,7 +189,7 @@ def test_a_trace_counts_a_leaf_record_towards_the_compound_edge() -> None:
 
 def test_a_trace_fades_unvisited_edges() -> None:
     dot = chart_dot(AgentChart, SHORT_CALL).source
-    for event in ("reply_requested", "session_lost", "playout_done", "tool_calls"):
+    for event in ("session_lost", "playout_done", "tool_calls"):
         for line in edge_lines(dot, event):
             assert attr(line, "style") == "dashed" and attr(line, "color") == "grey70", line
             assert "×" not in line
@@ -205,9 +207,20 @@ def test_a_trace_marks_its_final_state() -> None:
 
 def test_a_trace_in_mermaid() -> None:
     mmd = chart_mermaid(AgentChart, SHORT_CALL)
-    assert "listening --> thinking : response_started ×2" in mmd
+    # One edge for the three transitions from listening to thinking with no action.
+    assert re.search(r"listening --> thinking : user_turn_committed \[replies_to_turns\], "
+                     r"reply_requested, response_started ×2$", mmd, re.M)
     assert "active --> closed : close / release ×1" in mmd
     assert "class closed traceEnd" in mmd
+
+
+def test_transitions_sharing_source_target_and_actions_are_one_edge() -> None:
+    dot = chart_dot().source
+    bundle = [line for line in dot.splitlines() if re.match(r"\s*listening -> thinking \[", line)]
+    # tool_calls runs tools: an edge of its own; the three without an action share one.
+    assert len(bundle) == 2, bundle
+    shared = next(line for line in bundle if "run_tools" not in line)
+    assert r"user_turn_committed [replies_to_turns]\nreply_requested\nresponse_started" in shared
 
 
 def test_every_declared_transition_counts_when_traced() -> None:
