@@ -32,7 +32,7 @@ from ._chaos_report import Campaign, format_report, write_json
 from ._chaos_room import ChaosClock
 from ._chaos_run import RUN, RunResult, Settings, run_conversation
 
-__all__ = ["run_campaign", "main"]
+__all__ = ["main", "run_campaign"]
 
 DIALECTS: dict[str, tuple[Dialect, ...]] = {
     "all": ("ga", "beta", "gemini"), "openai": ("ga", "beta"), "ga": ("ga",), "beta": ("beta",),
@@ -165,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  [{done[0]}/{len(indices)}] {describe(r, verbose=args.verbose)}", file=sys.stderr, flush=True)
 
     campaign = asyncio.run(
-        run_campaign(indices, seed=args.seed, dialects=DIALECTS[args.provider], concurrency=args.concurrency,
-                     progress=progress)  # fmt: skip
+        run_campaign(
+            indices, seed=args.seed, dialects=DIALECTS[args.provider], concurrency=args.concurrency,
+            progress=progress,
+        )
     )
     campaign.command = "python -m benchmarks._chaos " + " ".join(argv if argv is not None else sys.argv[1:])
     print(format_report(campaign))

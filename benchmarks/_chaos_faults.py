@@ -65,7 +65,8 @@ class Fault:
     fired: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
-        detail = self.variant or (f"{self.seconds:.2f}s" if self.seconds else "") or (f"x{self.count}" if self.count else "")
+        seconds = f"{self.seconds:.2f}s" if self.seconds else ""
+        detail = self.variant or seconds or (f"x{self.count}" if self.count else "")
         where = f"reply {self.reply}" if self.reply >= 0 else f"frame {self.at_frame}"
         return f"{self.kind}{'(' + detail + ')' if detail else ''}@{where}"
 
@@ -109,7 +110,8 @@ def _openai_audio(delta: str, response_id: str, item_id: str, *, ga: bool) -> di
 
 
 def _gemini_audio(data: str) -> dict[str, object]:
-    return {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}]}}}
+    blob = {"mimeType": "audio/pcm;rate=24000", "data": data}
+    return {"serverContent": {"modelTurn": {"parts": [{"inlineData": blob}]}}}
 
 
 def malformed_frame(
@@ -128,19 +130,32 @@ def malformed_frame(
         text = whole[: max(1, len(whole) // 2)]
     else:
         if variant == "bad_base64":
-            body = _gemini_audio("!!not*base64!!") if dialect == "gemini" else _openai_audio("!!not*base64!!", rid, iid, ga=ga)
+            bad = "!!not*base64!!"
+            body = _gemini_audio(bad) if dialect == "gemini" else _openai_audio(bad, rid, iid, ga=ga)
         elif variant == "type_list":
-            body = {"serverContent": ["turnComplete"]} if dialect == "gemini" else {"type": ["response.done"], "event_id": "e"}
+            body = (
+                {"serverContent": ["turnComplete"]} if dialect == "gemini"
+                else {"type": ["response.done"], "event_id": "e"}
+            )
         elif variant == "type_object":
-            body = {"toolCall": "get_weather"} if dialect == "gemini" else {"type": {"name": "response.done"}, "event_id": "e"}
+            body = (
+                {"toolCall": "get_weather"} if dialect == "gemini"
+                else {"type": {"name": "response.done"}, "event_id": "e"}
+            )
         elif variant == "unknown_type":
             body = {"chaosUnknownMessage": {}} if dialect == "gemini" else {"type": "x_chaos.unknown", "event_id": "e"}
         elif variant == "unknown_item_audio":
             pcm = base64.b64encode(bytes(4800)).decode()  # 100 ms of silence for an item nobody announced
-            body = _gemini_audio(pcm) if dialect == "gemini" else _openai_audio(pcm, "resp_chaos_x", "item_chaos_x", ga=ga)
+            body = (
+                _gemini_audio(pcm) if dialect == "gemini"
+                else _openai_audio(pcm, "resp_chaos_x", "item_chaos_x", ga=ga)
+            )
         elif variant == "huge":
             pad = "A" * HUGE_BYTES
-            body = {"chaosUnknownMessage": {"pad": pad}} if dialect == "gemini" else {"type": "x_chaos.huge", "pad": pad}
+            body = (
+                {"chaosUnknownMessage": {"pad": pad}} if dialect == "gemini"
+                else {"type": "x_chaos.huge", "pad": pad}
+            )
         else:
             raise ValueError(f"unknown malformed variant {variant!r}")
         text = json.dumps(body)

@@ -287,7 +287,8 @@ class ChaosProxy:
             ev = json.loads(data)
             kind = ev.get("type")
             item = ev.get("item") or {}
-            if kind in ("conversation.item.added", "conversation.item.created") and item.get("type") == "function_call_output":
+            created = kind in ("conversation.item.added", "conversation.item.created")
+            if created and item.get("type") == "function_call_output":
                 link.record.outputs_accepted[item.get("call_id", "")] += 1
             elif kind == "response.output_item.done" and item.get("type") == "function_call":
                 self.issued_calls.append(item.get("call_id", ""))

@@ -75,7 +75,8 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        return self.outcome == "stuck" or bool(self.tool_lost or self.lost or self.duplicated or self.escaped or self.note)
+        problems = self.tool_lost or self.lost or self.duplicated or self.escaped or self.note
+        return self.outcome == "stuck" or bool(problems)
 
 
 def _weather_tool(seconds: float) -> Tool:
@@ -305,7 +306,9 @@ async def run_conversation(index: int, seed: int, dialect: Dialect, clock: Chaos
         result.errors = dict(Counter(e.code for e in convo.errors))
         result.connects = proxy.attempts
         sessions = getattr(agent.provider, "sessions", ())
-        result.frames_refused = sum(getattr(x, "malformed_events", 0) + getattr(x, "unknown_events", 0) for x in sessions)
+        result.frames_refused = sum(
+            getattr(x, "malformed_events", 0) + getattr(x, "unknown_events", 0) for x in sessions
+        )
         result.path = list(agent.trace.path[-16:])
     result.seconds = time.monotonic() - started
     return result

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from openai_agent import WAIT_S, openai_provider, speech
 from statemachine import State
+
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai import ServerVad
 from turnstile.adapters.scenario import read_wav_pcm16

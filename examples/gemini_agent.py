@@ -25,6 +25,7 @@ from openai_agent import (
     on_this_machine,
     speech,
 )
+
 from turnstile.adapters.gemini import GeminiLive
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scenario import read_wav_pcm16

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chart_hooks import TALK, VAD
 from openai_agent import WAIT_S, openai_provider, speech
+
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scenario import read_wav_pcm16
 from turnstile.adapters.voice import RATE

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from chart_hooks import IgnoreShortBargeIns
 from openai_agent import QUESTION, converse, get_weather, speech
+
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai import OpenAIRealtime
 from turnstile.adapters.openai._server import OpenAIRealtimeServer

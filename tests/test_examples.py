@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from turnstile.adapters.gemini._loopback import GeminiLiveServer
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
@@ -134,7 +135,8 @@ async def test_the_hooks_log_and_let_the_agent_talk_through_a_cough(
 
 async def test_the_subclassed_chart_plays_the_greeting_whole_and_no_more(examples: Any) -> None:
     scenario = Scenario.model_validate({"steps": [
-        {"role": "model", "transcript": "Hello. This call may be recorded for quality and training purposes, thank you."},
+        {"role": "model",
+         "transcript": "Hello. This call may be recorded for quality and training purposes, thank you."},
         {"role": "model", "transcript": "Of course, go ahead and ask me anything you like about the weather today."},
     ]})  # fmt: skip
     async with OpenAIRealtimeServer(scenario) as server:
