@@ -180,7 +180,7 @@ def pytest(src: Path, env: dict[str, str], subset: list[str], seed: int,
            every: bool = False) -> tuple[str, str, float]:
     """Run the subset; returns (outcome, the failing test(s) or reason, seconds)."""
     present = [p for p in subset if (src / p.split("::")[0]).exists()]
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:logging",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
            f"--hypothesis-seed={seed}", *([] if every else ["-x"]), *present]
     start = time.monotonic()
     try:
