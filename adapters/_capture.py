@@ -8,7 +8,8 @@ disposed, and the process exits, before that, the native layer logs
 the way out. So each capture runs as a task of its own that a cancelled writer stops
 waiting for but does not abandon, and ``aclose`` clears the queue (which lets a capture
 waiting for room complete at once), waits for the captures still in flight, and only then
-disposes the source.
+disposes the source. The next capture waits for those in flight too: the native source
+takes one at a time.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class CaptureSource:
 
     async def capture(self, pcm: bytes) -> None:
         """Capture ``pcm`` (PCM16 mono); returns once the native queue took it."""
+        # One capture at a time: the native source refuses a second while one is pending
+        # ("InvalidState - failed to capture frame"), and the capture of a writer that a
+        # barge-in cancelled is still pending. After the barge-in's clear it ends at once.
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
         frame = rtc.AudioFrame(pcm, self.sample_rate, 1, len(pcm) // 2)
         task = asyncio.get_running_loop().create_task(self.source.capture_frame(frame))
         self._in_flight.add(task)

@@ -1,18 +1,22 @@
-"""Closing LiveKit's native audio objects after a barge-in, in a process that then exits.
+"""LiveKit's native audio objects after a barge-in: the next write, and closing in a process
+that then exits.
 
 A capture cancelled mid-flight (the playout task cancelled by a barge-in) still completes in
 LiveKit's native layer; if its source is disposed and the process exits first, the native
 layer logs ``[AUDIO_CAPTURE] Failed to send callback`` at ERROR on the way out. Only a
-process that exits shows it, so each case runs in a fresh interpreter.
+process that exits shows it, so those cases run in a fresh interpreter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from turnstile.adapters.local import LocalSpeaker
 
 SPEAKER = """
     import asyncio
@@ -79,3 +83,23 @@ def test_no_native_error_at_exit_after_a_cancelled_capture(script: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "Failed to send callback" not in done.stderr
     assert "ERROR" not in done.stderr, done.stderr
+
+
+async def test_the_first_write_after_a_barge_in_is_taken() -> None:
+    # The cancelled write's capture is still pending in the native source, which takes one
+    # capture at a time: the next reply's first write used to fail with "InvalidState -
+    # failed to capture frame". It waits for that capture (over at once after the clear).
+    speaker = LocalSpeaker(24000, queue_ms=100)
+    try:
+        await speaker.write(bytes(2400 * 2))
+        writing = asyncio.ensure_future(speaker.write(bytes(24000 * 2)))
+        _, waiting = await asyncio.wait([writing], timeout=0.15)
+        assert waiting, "the write was no longer in flight: the case tests nothing"
+        writing.cancel()
+        speaker.clear()
+        heard = speaker.heard_samples
+        await asyncio.wait_for(speaker.write(b"\x10\x00" * 2400), 5)  # the next reply: 100 ms
+        await asyncio.wait_for(speaker.wait_for_playout(), 5)
+        assert speaker.heard_samples - heard >= 2400 and speaker.queued_samples == 0
+    finally:
+        await speaker.aclose()
