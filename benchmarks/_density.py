@@ -52,7 +52,10 @@ DEPLOYMENTS: dict[str, tuple[str, str, list[str]]] = {
 FRAMEWORK = {"turnstile worker": "turnstile", "turnstile worker, preloaded": "turnstile",
              "livekit-agents worker": "livekit-agents"}  # fmt: skip
 """The process-per-job deployments, and whose per-session figures go with each."""
-_THREADED = {"turnstile": "turnstile worker, thread executor", "livekit-agents": "livekit-agents worker, thread executor"}
+_THREADED = {
+    "turnstile": "turnstile worker, thread executor",
+    "livekit-agents": "livekit-agents worker, thread executor",
+}
 
 
 def _memory_mb(pid: int) -> dict[str, float]:
@@ -77,24 +80,20 @@ async def _measure(entry: str, executor: str, preload: list[str]) -> dict[str, A
         preload_modules=preload or None,
     )
     server.rtc_session(getattr(importlib.import_module(module), name))
-    ready = asyncio.Event()
-    count = 0
-
-    def on_ready(_: Any) -> None:
-        nonlocal count
-        count += 1
-        if count >= IDLE:
-            ready.set()
-
+    started = asyncio.Event()
+    # Emitted once its process pool has started, which waits for the idle processes to warm up.
+    server.on("worker_started", lambda *_: started.set())
     run = asyncio.get_running_loop().create_task(server.run(devmode=False, unregistered=True))
     try:
-        while not hasattr(server, "_proc_pool"):  # created inside run(); the pool's events are public
-            await asyncio.sleep(0.01)
-        server._proc_pool.on("process_ready", on_ready)
-        await asyncio.wait_for(ready.wait(), 120)
+        waiter = asyncio.ensure_future(started.wait())
+        await asyncio.wait([run, waiter], timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if not started.is_set():
+            raise RuntimeError(f"the worker did not start: {run.exception() if run.done() else 'timed out'}")
         await asyncio.sleep(1.0)  # let the processes settle after initialising
         pids = [p.pid for p in server._proc_pool.processes if getattr(p, "pid", None)]
-        out: dict[str, Any] = {"executor": executor, "entry": entry, "idle": IDLE, "worker": _memory_mb(os.getpid())}
+        worker = _memory_mb(os.getpid())
+        out: dict[str, Any] = {"executor": executor, "entry": entry, "idle": IDLE, "worker": worker}
         if pids:
             procs = [_memory_mb(pid) for pid in pids]
             out["job_processes"] = procs
@@ -147,7 +146,8 @@ def _combine(deployments: dict[str, Any], sessions: dict[str, Any]) -> list[dict
         if one is not None and job is not None:
             # What one more call costs: its process's private pages, and the session's own.
             mb = job["uss_mb"] + max(0.0, one["rss_mb_per_session"])
-            rows.append(_row(framework, f"{name}: a process per call", 1, mb, one["cpu_s_per_session_minute"]))
+            cpu = one["cpu_s_per_session_minute"]
+            rows.append(_row(framework, f"{name}: a process per call", 1, mb, cpu))
     for framework, name in _THREADED.items():
         runs = [r for r in sessions["runs"].get(framework, []) if "error" not in r]
         best_n = sessions["summary"].get(framework, {}).get("largest_n_p99_under_limit")
@@ -166,7 +166,8 @@ def _row(framework: str, how: str, n: int, mb: float, cpu: float) -> dict[str, A
 
 
 def format_density(d: dict[str, Any]) -> str:
-    lines = ["", "Deployment density under livekit-agents' worker (memory in MB; PSS: shared pages split among sharers)"]
+    title = "Deployment density under livekit-agents' worker (memory in MB; PSS: shared pages split among sharers)"
+    lines = ["", title]
     if "skipped" in d:
         return "\n".join([*lines, f"  skipped: {d['skipped']}"])
     lines.append(f"  {'deployment':<40}{'worker RSS':>11}{'job RSS':>9}{'job PSS':>9}{'job USS':>9}")
@@ -178,15 +179,16 @@ def format_density(d: dict[str, Any]) -> str:
         cells = "".join(f"{job.get(k, '-'):>9}" for k in ("rss_mb", "pss_mb", "uss_mb"))
         lines.append(f"  {name:<40}{m['worker']['rss_mb']:>11}{cells}")
     if d.get("rows"):
-        lines.append(f"  {'framework':<16}{'deployment':<66}{'MB/session':>11}{'sessions/GB':>12}{'sessions/core':>14}")
+        head = f"  {'framework':<16}{'deployment':<66}{'MB/session':>11}{'sessions/GB':>12}{'sessions/core':>14}"
+        lines.append(head)
         for r in d["rows"]:
             lines.append(f"  {r['framework']:<16}{r['deployment']:<66}{r['mb_per_session']:>11.1f}"
                          f"{r['sessions_per_gb']:>12.1f}{r['sessions_per_core']:>14.1f}")  # fmt: skip
         lines.append(
-            "  one call per job process: the idle job process's USS (its private pages: what one more process costs)\n"
-            "  plus one session's RSS growth (sessions bench, N=1),\n"
-            "  and the CPU of one session alone; several in one process: the thread executor's worker RSS shared out plus\n"
-            "  each session's RSS growth, at the largest N the sessions bench ran with p99 lateness under 20 ms"
+            "  one call per job process: the idle job process's USS (its private pages: what one more process\n"
+            "  costs) plus one session's RSS growth (sessions bench, N=1), and the CPU of one session alone;\n"
+            "  several in one process: the thread executor's worker RSS shared out plus each session's RSS growth,\n"
+            "  at the largest N the sessions bench ran with p99 lateness under 20 ms"
         )
     return "\n".join(lines)
 

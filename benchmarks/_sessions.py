@@ -1,4 +1,9 @@
-"""Concurrent duplex sessions: Turnstile beside livekit-agents, same load, same measures.
+"""Concurrent duplex sessions: Turnstile beside every peer and the floor, same load, same measures.
+
+The halves: Turnstile (and its Gemini adapter), the floor (no framework), livekit-agents
+(``AgentSession``, and its plugin's session alone as a lower bound), Pipecat and the OpenAI
+Agents SDK, each peer from a venv of its own (``_sessions_venvs``). Each run is checked for
+the work its callers asked for (``check_work``): a half that silently did nothing is flagged.
 
 ``python -m benchmarks._sessions --sessions 1,5,10,20 [--cycles 2] [--json FILE]``
 

@@ -52,8 +52,10 @@ QUEUE_MS = 200
 RATE = 24000
 MIC_FRAME_MS = 40  # the example's CHUNK_LENGTH_S
 INSTRUCTIONS = "You are a helpful voice assistant."
-TURN_DETECTION: dict[str, Any] = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
-                                  "silence_duration_ms": 500, "create_response": True, "interrupt_response": True}  # fmt: skip
+TURN_DETECTION: dict[str, Any] = {
+    "type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500,
+    "create_response": True, "interrupt_response": True,
+}  # fmt: skip
 
 
 class _Model(OpenAIRealtimeWebSocketModel):
