@@ -152,9 +152,9 @@ async def run_rounds(
         outs: list[list[int]] = [[] for _ in order]
         gc.collect()
         for _ in range(cycles):
-            for d, out in zip(order, outs):
+            for d, out in zip(order, outs, strict=True):
                 _time_cycles(d.steps, 1, out)
-        for d, out in zip(order, outs):
+        for d, out in zip(order, outs, strict=True):
             samples[d.key].append(out)
             if d.settle is not None:
                 await d.settle()

@@ -71,7 +71,7 @@ def option_verdicts(results: Sequence[CaseResult], baseline: str) -> list[dict[s
     for r in results:
         if r.group != "e":
             continue
-        ratios = [c / b for c, b in zip(r.round_medians_us, base.round_medians_us)]
+        ratios = [c / b for c, b in zip(r.round_medians_us, base.round_medians_us, strict=True)]
         ratio = statistics.median(ratios)
         agree = max(ratios) < 1 or min(ratios) > 1
         if agree and abs(ratio - 1) >= CLEAR_RATIO:
