@@ -7,13 +7,11 @@ Every failure is one line on stderr and a non-zero exit (see ``_cli_errors``).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
 import signal
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +69,8 @@ def _diagram(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import asyncio  # here, not at the top: `turnstile --help` should not pay for it
+
     from .demo import run_demo
 
     scenario = load_scenario_file(args.scenario)
@@ -87,6 +87,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _until_stopped() -> None:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,6 +124,8 @@ async def _serve_scenario(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     scenario = load_scenario_file(args.scenario)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_scenario(args, scenario))
@@ -153,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("turnstile").setLevel(logging.INFO)
     logging.getLogger("livekit").setLevel(logging.ERROR)  # its connect retries, line by line
+
+    import asyncio
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -205,7 +211,20 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"turnstile {_version()}")
+        parser.exit()
+
+
 def _version() -> str:
+    from importlib import metadata  # only for --version: about 40 ms of start-up
+
     try:
         return metadata.version("turnstile-agents")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
@@ -284,7 +303,7 @@ def _add_livekit(sub: Any) -> None:
 
 def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="turnstile", description=_DESCRIPTION)
-    top.add_argument("--version", action="version", version=f"turnstile {_version()}")
+    top.add_argument("--version", action=_VersionAction)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_diagram(sub)
     _add_demo(sub)

@@ -48,3 +48,12 @@ def test_importing_the_core_builds_no_validator_and_an_agent_builds_them_all() -
         "RealtimeAgent(ScriptedRealtime())"
     )
     assert made["built"] == [True] * 4
+
+
+def test_the_cli_loads_no_event_loop_machinery_until_a_command_needs_it() -> None:
+    # `turnstile --help` and `--version` import the CLI and nothing that runs a call:
+    # asyncio and importlib.metadata alone were most of its start-up.
+    probe = "import json, sys\nimport turnstile.adapters.cli\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(done.stdout)
+    assert [m for m in ("asyncio", "importlib.metadata", *HEAVY) if m in loaded] == []
