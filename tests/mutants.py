@@ -190,7 +190,8 @@ def pytest(src: Path, env: dict[str, str], subset: list[str], seed: int,
     seconds = time.monotonic() - start
     if done.returncode == 0:
         return "survived", "", seconds
-    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", done.stdout, re.MULTILINE)
+    # pytest's summary lines ("FAILED tests/x.py::test - why"), not captured log lines.
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+\.py(?:::.+?)?)(?: - .*)?$", done.stdout, re.MULTILINE)
     why = ", ".join(failed) if failed else "".join((done.stdout + done.stderr).strip().splitlines()[-1:])
     errors = [line for line in done.stdout.splitlines() if re.match(r"\s*(\| )*E\s", line)]
     return "killed", why + ("\n" + "\n".join(errors[:12]) if errors else ""), seconds
