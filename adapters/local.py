@@ -67,12 +67,24 @@ class LocalSpeaker:
         # The stream hands the listener 10 ms frames whatever size was captured: the
         # listener matches those, so the pending list holds the write's 10 ms slices.
         step = self._rate // 100 * 2
-        self._pending.extend(pcm[i : i + step] for i in range(0, len(pcm), step))
+        slices = [pcm[i : i + step] for i in range(0, len(pcm), step)]
+        self._pending.extend(slices)
         self._queued += n
         self.written_samples += n
         self._drained.clear()
         await self._flowing.wait()
-        await self._capture.capture(pcm)
+        try:
+            await self._capture.capture(pcm)
+        except Exception:
+            # Never captured: the listener will not hear these, so they are not waited for.
+            for piece in slices:
+                with contextlib.suppress(ValueError):
+                    self._pending.remove(piece)
+            self._queued = max(0, self._queued - n)
+            self.written_samples -= n
+            if not self._pending:
+                self._drained.set()
+            raise
 
     def stall(self) -> None:
         """A fault: the room stops taking audio (writes wait, nothing drains) until

@@ -200,6 +200,7 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
         self.request_response()
 
     def request_response(self) -> None:
+        self.reply_wanted = False  # whoever asks, this answers what is owed so far
         if self.session is not None:
             self.awaiting_response = True
             self.session.create_response()

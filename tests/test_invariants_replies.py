@@ -2,7 +2,7 @@
 reconnect forgets the responses that died with the socket; a response that begins ends
 the wait for one to begin, and is not timed out by it however it began; a running tool
 keeps the agent thinking; a tool that returns mid-response is answered at its end, and
-once: a reply the user asks for meanwhile answers it (xfail until the runtime does)."""
+once: a reply the user asks for meanwhile answers it."""
 
 from __future__ import annotations
 
@@ -150,9 +150,6 @@ async def test_a_response_the_server_begins_on_its_own_is_not_timed_out() -> Non
         await room.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "request_response leaves reply_wanted set: the tool's reply is asked again at the "
-    "cancelled response's done (machine/_runtime.py)"))
 async def test_a_reply_asked_for_by_the_user_answers_the_tool_outputs_already_sent() -> None:
     """A tool's outputs wait for their response to end; the user asks for a reply first
     (generate_reply cancels that response and asks). That one ask answers the outputs
