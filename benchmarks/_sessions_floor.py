@@ -57,8 +57,8 @@ SESSION = {
 
 
 class FloorSession:
-    def __init__(self, http: aiohttp.ClientSession, link: PacedLink) -> None:
-        self._http = http
+    def __init__(self, link: PacedLink) -> None:
+        self._http = aiohttp.ClientSession()  # one per call, as Turnstile's provider session holds one
         self._link = link
         self._output: PacedOutput = link.output
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -129,17 +129,16 @@ class FloorSession:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._ws is not None:
             await self._ws.close()
-
-
-_http: aiohttp.ClientSession | None = None
+        await self._http.close()
 
 
 async def start(room: PacedRoom, url: str) -> FloorSession:
-    global _http
-    if _http is None:  # one connection pool for the process, as one aiohttp app would hold
-        _http = aiohttp.ClientSession()
-    session = FloorSession(_http, await room.link(None, output_sample_rate=RATE))
-    await session.start(url)
+    session = FloorSession(await room.link(None, output_sample_rate=RATE))
+    try:
+        await session.start(url)
+    except BaseException:
+        await session.aclose()
+        raise
     return session
 
 
