@@ -189,7 +189,7 @@ def _worker(args: argparse.Namespace) -> int:
 
         from .livekit import worker_server
 
-        server = worker_server(agent_name=args.agent_name)
+        server = worker_server(agent_name=args.agent_name, executor=args.executor)
     except ImportError as exc:
         print(
             f"turnstile worker: livekit-agents is not available ({exc}); "
@@ -297,6 +297,9 @@ def _add_livekit(sub: Any) -> None:
                    help="the model to talk through (default: %(default)s)")  # fmt: skip
     w.add_argument("--participant", help="the identity to talk to (default: the first to join)")
     w.add_argument("--agent-name", default="", help="for explicit dispatch (default: automatic)")
+    w.add_argument("--executor", choices=["process", "thread"], default="process",
+                   help="a process per call, or every call a thread of one process: denser, but "
+                   "one call's crash or leak reaches all (default: %(default)s)")  # fmt: skip
     w.add_argument("agent_args", nargs=argparse.REMAINDER, help="livekit-agents' command: start, dev, ...")
     w.set_defaults(func=_worker)
 

@@ -20,7 +20,7 @@ from turnstile.adapters.livekit import (
     agent_token,
     worker_entrypoint,
 )
-from turnstile.adapters.livekit._room import PARTICIPANT_ENV, PROVIDER_ENV
+from turnstile.adapters.livekit._room import PARTICIPANT_ENV, PROVIDER_ENV, WORKER_PRELOAD
 
 SETTINGS = {
     "LIVEKIT_URL": "wss://example.livekit.cloud", "LIVEKIT_API_KEY": "APIkey", "LIVEKIT_API_SECRET": "s3cret" * 6,
@@ -124,6 +124,9 @@ def test_worker_hands_the_agent_to_livekit_agents(env: pytest.MonkeyPatch) -> No
     ran: dict[str, Any] = {}
 
     class AgentServer:
+        def __init__(self, **options: Any) -> None:
+            ran.update(options=options)
+
         def rtc_session(self, func: Any, *, agent_name: str = "") -> Any:
             ran.update(entrypoint=func, agent_name=agent_name)
             return func
@@ -141,5 +144,28 @@ def test_worker_hands_the_agent_to_livekit_agents(env: pytest.MonkeyPatch) -> No
             "--log-level", "debug"]  # fmt: skip
     assert main(argv) == 0
     assert ran["entrypoint"] is worker_entrypoint and ran["agent_name"] == "tutor"
+    # Turnstile's modules are loaded once in the forkserver, shared by every job process.
+    assert ran["options"] == {"preload_modules": WORKER_PRELOAD}
     assert ran["argv"] == ["turnstile worker", "dev", "--log-level", "debug"]
     assert os.environ[PROVIDER_ENV] == "gemini" and os.environ[PARTICIPANT_ENV] == "alice"
+
+
+def test_worker_can_run_every_call_as_a_thread_of_one_process(env: pytest.MonkeyPatch) -> None:
+    made: dict[str, Any] = {}
+
+    class AgentServer:
+        def __init__(self, **options: Any) -> None:
+            made.update(options)
+
+        def rtc_session(self, func: Any, *, agent_name: str = "") -> Any:
+            return func
+
+    fake = types.ModuleType("livekit.agents")
+    fake.AgentServer = AgentServer  # type: ignore[attr-defined]
+    fake.JobExecutorType = types.SimpleNamespace(THREAD="thread-executor")  # type: ignore[attr-defined]
+    fake.cli = types.SimpleNamespace(run_app=lambda server: None)  # type: ignore[attr-defined]
+    env.setitem(sys.modules, "livekit.agents", fake)
+    env.setattr(sys, "argv", list(sys.argv))
+    env.setenv("OPENAI_API_KEY", "sk-test")
+    assert main(["worker", "--executor", "thread", "start"]) == 0
+    assert made == {"preload_modules": WORKER_PRELOAD, "job_executor_type": "thread-executor"}
