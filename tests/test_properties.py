@@ -351,13 +351,16 @@ class World:
 
 
 async def settled(agent: RealtimeAgent, timeout: float) -> None:
-    """Wait until the agent is listening (or closed) with nothing playing."""
+    """Wait until the agent is listening (or closed) with nothing playing and no tool
+    running (a tool that returns owes a reply: the agent is not done yet)."""
     changed = asyncio.Event()
     agent.on("state_changed", lambda *a: changed.set())
-    player = agent._runtime.player
+    agent.on("function_calls_finished", lambda *a: changed.set())
+    player, rt = agent._runtime.player, agent._runtime
     try:
         async with asyncio.timeout(timeout):
-            while agent.state not in ("listening", "closed") or (player is not None and player.playing):
+            while (agent.state not in ("listening", "closed") or (player is not None and player.playing)
+                   or (agent.state != "closed" and rt._tool_batches)):
                 changed.clear()
                 await changed.wait()
     except TimeoutError:
