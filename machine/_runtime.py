@@ -193,11 +193,10 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
         if not self.reply_wanted or self.closed or self.responses or self._tool_batches:
             return  # a running tool's batch asks when it ends: its outputs are the answer
         if self.leaf() in ("initializing", "closed"):
-            return  # asked once the session is ready (start_forwarding_audio)
+            return  # asked once the session is ready (the session_ready handler flushes)
         if self.player is not None and self.player.playing:
             return  # a tool's reply waits for the current playout to end
-        self.reply_wanted = False
-        self.request_response()
+        self.request_response()  # which settles reply_wanted
 
     def request_response(self) -> None:
         self.reply_wanted = False  # whoever asks, this answers what is owed so far
