@@ -15,13 +15,21 @@ PEER_VENVS := $(PEER) .venv-pipecat .venv-oai-agents
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz >/dev/null; }
 
+# Debian's chromium and chromium-driver: the inspector's browser tests drive them
+# (tests/inspector); nothing downloads a browser of its own.
+/usr/bin/chromedriver:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium and chromium-driver (for the inspector's browser tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	@touch $(STAMP)
 
-setup: /usr/bin/dot $(STAMP)
+setup: /usr/bin/dot /usr/bin/chromedriver $(STAMP)
 
 test: setup
 	$(BIN)/python -m pytest -q
