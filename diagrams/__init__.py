@@ -17,6 +17,7 @@ from ._output import (
     render,
     write_committed,
 )
+from ._table import transition_table
 
 __all__ = [
     "Chart",
@@ -32,5 +33,6 @@ __all__ = [
     "check_committed",
     "render",
     "states_not_in_chart",
+    "transition_table",
     "write_committed",
 ]

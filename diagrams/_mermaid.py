@@ -1,9 +1,12 @@
 """The chart model as a Mermaid ``stateDiagram-v2``.
 
-Mermaid puts a state inside the *last* composite block that mentions it, so every state is
-declared inside its own block first, and an edge is written in the innermost block that
-holds both of its ends: ``active --> closed`` and ``active --> initializing`` at the top
-level, ``listening --> thinking`` inside ``state active { ... }``.
+Mermaid puts a state inside the *last* nested block that mentions it (a mention at the top
+level moves nothing), so every state is declared inside its own block first, and an edge
+is written in the innermost block that holds both of its ends: ``active --> closed`` and
+``active --> initializing`` at the top level, ``listening --> thinking`` inside
+``state active { ... }``. A parallel state's
+regions are Mermaid's concurrent regions: each a named block of its own, with its own
+``[*]``, separated by ``--``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,20 @@ _TRACE_END = "traceEnd"
 
 
 def _scope(model: ChartModel, edge: ChartEdge) -> str | None:
-    """The innermost compound holding both ends without being one of them (None = top)."""
+    """The innermost compound holding both ends without being one of them (None = top).
+
+    Only the top level leaves a state where it was declared: an edge between a compound
+    and a state inside it (``turn --> initializing``), or between two regions, written in
+    a nested block would pull the state it names into that block.
+    """
     assert edge.target is not None
-    scope = model.node(edge.source).parent
-    while scope is not None and not (
-        model.contains(scope, edge.target) and scope not in (edge.source, edge.target)
-    ):
+    source, target = edge.source, edge.target
+    if source != target and (model.contains(source, target) or model.contains(target, source)):
+        return None
+    scope = model.node(source).parent
+    while scope is not None and not (model.contains(scope, target) and scope not in (source, target)):
         scope = model.node(scope).parent
-    return scope
+    return None if scope is not None and model.node(scope).parallel else scope
 
 
 def _label(model: ChartModel, edge: ChartEdge, note: str = "") -> str:
@@ -54,7 +63,10 @@ def _block(model: ChartModel, scope: str | None, depth: int) -> list[str]:
     """The states, initial arrow, edges and notes of one scope (the top or a compound)."""
     pad = _INDENT * depth
     out: list[str] = []
-    for node in model.children(scope):
+    parallel = scope is not None and model.node(scope).parallel
+    for i, node in enumerate(model.children(scope)):
+        if parallel and i:
+            out.append(f"{pad}--")  # Mermaid's separator between concurrent regions
         if node.compound:
             out.append(f"{pad}state {node.id} {{")
             out += _block(model, node.id, depth + 1)
@@ -64,7 +76,8 @@ def _block(model: ChartModel, scope: str | None, depth: int) -> list[str]:
     initial = model.initial if scope is None else model.node(scope).initial_leaf
     if scope is not None:  # a compound enters its initial child, not its initial leaf
         initial = next(n.id for n in model.children(scope) if model.contains(n.id, initial))
-    out.append(f"{pad}[*] --> {initial}")
+    if not parallel:  # a parallel state enters every region, each from its own [*]
+        out.append(f"{pad}[*] --> {initial}")
     for edge in model.edges:
         if edge.target is not None and _scope(model, edge) == scope:
             out.append(f"{pad}{edge.source} --> {edge.target} : {_label(model, edge)}")
@@ -74,11 +87,11 @@ def _block(model: ChartModel, scope: str | None, depth: int) -> list[str]:
 
 
 def _trace_end(model: ChartModel) -> list[str]:
-    if model.final_state is None:
+    if not model.final_states:
         return []
     return [
         f"{_INDENT}classDef {_TRACE_END} fill:#ffe08a,stroke:#333,stroke-width:3px",
-        f"{_INDENT}class {model.final_state} {_TRACE_END}",
+        f"{_INDENT}class {','.join(model.final_states)} {_TRACE_END}",
     ]
 
 

@@ -9,7 +9,6 @@ show the same edges with the same labels.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from statemachine import State, StateChart
 
 from turnstile.machine import AgentChart, Trace
+
+from ._overlay import with_trace
 
 __all__ = [
     "Chart",
@@ -40,10 +41,17 @@ class ChartNode:
     compound: bool
     final: bool
     initial_leaf: str
-    """The leaf the chart settles in when it enters this state."""
+    """The leaf the chart settles in when it enters this state (in a parallel state's
+    first region: the one a single-leaf record names)."""
     entry: tuple[str, ...] = ()
     """Declared entry actions (``State(enter=...)``), drawn inside the state."""
     exit: tuple[str, ...] = ()
+    parallel: bool = False
+    """A ``State.Parallel``: its children are regions, all active at once."""
+    region: str | None = None
+    """The innermost region (child of a parallel state) this state is, or lies in."""
+    entry_leaves: tuple[str, ...] = ()
+    """Every leaf the chart enters with this state: one per region of a parallel state."""
 
     @property
     def action_lines(self) -> list[str]:
@@ -111,17 +119,26 @@ class ChartModel:
     counts: Mapping[int, int] | None = None
     """Per edge key, how often the trace took it; None when drawn without a trace."""
     final_state: str | None = None
-    """The leaf the trace ended in."""
+    """The leaf the trace's last record ended in."""
+    final_states: tuple[str, ...] = ()
+    """The configuration the trace ended in: a leaf per region (one outside regions)."""
     _by_id: dict[str, ChartNode] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {n.id: n for n in self.nodes})  # frozen: set once
+
+    def has(self, state_id: str) -> bool:
+        return state_id in self._by_id
 
     def node(self, state_id: str) -> ChartNode:
         return self._by_id[state_id]
 
     def children(self, state_id: str | None) -> list[ChartNode]:
         return [n for n in self.nodes if n.parent == state_id]
+
+    def is_region(self, state_id: str) -> bool:
+        parent = self.node(state_id).parent
+        return parent is not None and self.node(parent).parallel
 
     def contains(self, ancestor: str, state_id: str) -> bool:
         """``state_id`` is ``ancestor`` or nested (at any depth) inside it."""
@@ -145,10 +162,31 @@ def _walk(states: Any) -> Iterator[State]:
         yield from _walk(state.states)
 
 
+def _initial_child(state: State) -> State:
+    return next((s for s in state.states if s.initial), state.states[0])
+
+
 def _initial_leaf(state: State) -> str:
     while state.states:
-        state = next((s for s in state.states if s.initial), state.states[0])
+        state = _initial_child(state)
     return str(state.id)
+
+
+def _entry_leaves(state: State) -> tuple[str, ...]:
+    if not state.states:
+        return (str(state.id),)
+    if state.parallel:
+        return tuple(leaf for region in state.states for leaf in _entry_leaves(region))
+    return _entry_leaves(_initial_child(state))
+
+
+def _region(state: State) -> str | None:
+    here: State | None = state
+    while here is not None and here.parent is not None:
+        if here.parent.parallel:
+            return str(here.id)
+        here = here.parent
+    return None
 
 
 def _name(func: Any) -> str:
@@ -223,46 +261,12 @@ def _nodes(chart: Chart) -> list[ChartNode]:
             initial_leaf=_initial_leaf(s),
             entry=_declared(s.enter),
             exit=_declared(s.exit),
+            parallel=bool(s.parallel),
+            region=_region(s),
+            entry_leaves=_entry_leaves(s),
         )
         for s in _walk(chart.states)
     ]
-
-
-# Trace overlay -------------------------------------------------------------------------
-
-
-def _landing(model: ChartModel, edge: ChartEdge, leaf: str) -> str:
-    """The leaf a record shows after ``edge`` fired in ``leaf``."""
-    if edge.target is None or (edge.internal and edge.target == edge.source):
-        return leaf  # targetless or internal self-transition: the configuration stays
-    return model.node(edge.target).initial_leaf
-
-
-def _record_index(model: ChartModel) -> dict[tuple[str | None, str, str], int]:
-    """(event, leaf source, leaf target) -> edge key, as the engine would select it."""
-    index: dict[tuple[str | None, str, str], int] = {}
-    for leaf in (n for n in model.nodes if not n.compound):
-        owner: str | None = leaf.id
-        # The leaf's own transitions win over its ancestors', so a record from a leaf
-        # counts towards the compound's edge only when the leaf declares none of its own.
-        while owner is not None:
-            declared = (d for e in model.edges if e.source == owner for d in (e, *e.merged))
-            for edge in sorted(declared, key=lambda d: d.key):
-                landing = _landing(model, edge, leaf.id)
-                for alias in edge.aliases or (None,):
-                    # First declared wins: guards are not in the record, and the engine
-                    # also tries transitions in declaration order.
-                    index.setdefault((alias, leaf.id, landing), edge.key)
-            owner = model.node(owner).parent
-    return index
-
-
-def _with_trace(model: ChartModel, trace: Trace) -> ChartModel:
-    index = _record_index(model)
-    keys = (index.get((r.event, r.source, r.target)) for r in trace.records)
-    # Records that match no declared transition (a trace of another chart) are not drawn.
-    counts = Counter(k for k in keys if k is not None)
-    return replace(model, counts=dict(sorted(counts.items())), final_state=trace.final_state)
 
 
 def _merged(edges: list[ChartEdge]) -> list[ChartEdge]:
@@ -295,7 +299,7 @@ def chart_model(chart: Chart = AgentChart, trace: Trace | None = None) -> ChartM
         edges=tuple(_merged(_edges(chart))),
         initial=str(initial.id),
     )
-    return model if trace is None else _with_trace(model, trace)
+    return model if trace is None else with_trace(model, trace)
 
 
 def states_not_in_chart(chart: Chart, trace: Trace) -> list[str]:

@@ -29,6 +29,61 @@ needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot program is not installed (make setup)"
 )
 
+class Turns(StateChart[Any]):
+    """AgentChart as it was before its regions: one compound, no parallel state. The
+    single-region drawing is checked on it, whatever shape AgentChart has."""
+
+    allow_event_without_transition = True
+
+    class active(State.Compound):
+        initializing = State(initial=True, enter="expect_session", exit="stop_expecting_session")
+        listening = State()
+        thinking = State(enter="expect_response", exit="stop_expecting_response")
+        speaking = State(enter="watch_playout", exit="stop_watching_playout")
+        interrupted = State()
+        session_ready = initializing.to(listening, on="start_forwarding_audio")
+        session_timeout = initializing.to.itself(on="restart_session")
+        user_speech_started = (
+            listening.to.itself(internal=True)
+            | thinking.to(listening, on="cancel_response")
+            | speaking.to(interrupted, cond="interruption_allowed", on="barge_in")
+        )
+        user_speech_stopped = listening.to.itself(internal=True)
+        interrupt = thinking.to(listening, on="cancel_response") | speaking.to(
+            interrupted, on="barge_in"
+        )
+        user_turn_committed = listening.to(thinking, cond="replies_to_turns")
+        reply_requested = listening.to(thinking)
+        response_started = listening.to(thinking)
+        audio_started = thinking.to(speaking, on="start_playout") | speaking.to.itself(
+            internal=True, on="start_playout"
+        )
+        text_response = thinking.to.itself(
+            internal=True, cond="retries_left", on="recover_from_text"
+        ) | thinking.to(listening, on="give_up_on_text")
+        tool_calls = (
+            listening.to(thinking, on="run_tools")
+            | thinking.to.itself(internal=True, on="run_tools")
+            | speaking.to.itself(internal=True, on="run_tools")
+        )
+        response_done = thinking.to(listening, cond="nothing_pending")
+        response_timeout = thinking.to(listening, on="give_up_on_response")
+        response_stalled = thinking.to(listening, on="abandon_response") | speaking.to(
+            interrupted, on="abandon_response"
+        )
+        playout_stalled = speaking.to(interrupted, on="abandon_response")
+        playout_done = speaking.to(
+            thinking, cond="reply_pending", on="commit_agent_speech"
+        ) | speaking.to(listening, on="commit_agent_speech")
+        interrupted.to(listening, on="commit_agent_speech")
+
+    closed = State(final=True)
+    session_lost = active.to(active.initializing, on="recover_session")
+    close = active.to(closed, on="release")
+    tool_timeout = active.to(None, on="abandon_tools")  # type: ignore[arg-type]
+    error_execution = active.to(None, on="report_error")  # type: ignore[arg-type]
+
+
 COMMITTED = ("agent_chart.dot", "agent_chart.svg", "agent_chart.mmd")
 LEAVES = ("initializing", "listening", "thinking", "speaking", "interrupted")
 
@@ -104,7 +159,7 @@ def test_every_declared_transition_is_drawn_in_dot() -> None:
 
 
 def test_transitions_declared_on_the_compound_are_drawn_once() -> None:
-    dot = chart_dot().source
+    dot = chart_dot(Turns).source
     for event in ("close", "session_lost"):
         [line] = edge_lines(dot, event)
         assert attr(line, "ltail") == "cluster_active"
@@ -119,23 +174,23 @@ def test_transitions_declared_on_the_compound_are_drawn_once() -> None:
 
 
 def test_internal_self_transitions_are_loops() -> None:
-    dot = chart_dot().source
+    dot = chart_dot(Turns).source
     for event, state in [("user_speech_stopped", "listening"), ("tool_calls", "speaking")]:
         loops = [line for line in edge_lines(dot, event) if re.search(rf"{state}(:\w)? -> {state}\b", line)]
         assert len(loops) == 1, (event, state)
 
 
 def test_entry_and_exit_actions_are_drawn_inside_their_state() -> None:
-    (thinking,) = [n for n in chart_model().nodes if n.id == "thinking"]
+    (thinking,) = [n for n in chart_model(Turns).nodes if n.id == "thinking"]
     assert (thinking.entry, thinking.exit) == (("expect_response",), ("stop_expecting_response",))
-    node = [line for line in chart_dot().source.splitlines() if re.match(r"\s*thinking \[", line)]
+    node = [line for line in chart_dot(Turns).source.splitlines() if re.match(r"\s*thinking \[", line)]
     assert len(node) == 1 and "entry / expect_response" in node[0]
     assert "exit / stop_expecting_response" in node[0]
-    mmd = chart_mermaid()
+    mmd = chart_mermaid(Turns)
     note = mmd[mmd.index("note right of thinking") :]
     assert note.index("entry / expect_response") < note.index("end note")
     # Declared actions only: python-statemachine's naming conventions are not drawn.
-    assert "on_enter" not in chart_dot().source and "on_enter" not in mmd
+    assert "on_enter" not in chart_dot(Turns).source and "on_enter" not in mmd
 
 
 def test_every_declared_transition_is_in_mermaid() -> None:
@@ -145,7 +200,10 @@ def test_every_declared_transition_is_in_mermaid() -> None:
         source = t.declared_on  # the compound's transitions are drawn from the compound
         trigger = re.escape(t.event or "(auto)")
         assert re.search(rf"^\s*{source} --> {t.target} : (?:.*, )?{trigger}(?![\w.])", mmd, re.M), t
-    lines = mmd.splitlines()
+
+
+def test_the_compound_and_its_edges_in_mermaid() -> None:
+    lines = chart_mermaid(Turns).splitlines()
     assert "    state active {" in lines and "        [*] --> initializing" in lines
     assert "    [*] --> active" in lines and "    closed --> [*]" in lines
     # Edges leaving the compound sit outside its block, where Mermaid keeps `closed` outside.
@@ -168,7 +226,7 @@ SHORT_CALL = trace_of(
 
 
 def test_a_trace_marks_visited_edges_with_their_count() -> None:
-    dot = chart_dot(AgentChart, SHORT_CALL).source
+    dot = chart_dot(Turns, SHORT_CALL).source
     [twice] = [line for line in edge_lines(dot, "response_started") if "listening -> thinking" in line]
     [once] = edge_lines(dot, "session_ready")
     assert "×2" in twice and "×1" in once
@@ -180,15 +238,15 @@ def test_a_trace_marks_visited_edges_with_their_count() -> None:
 
 def test_a_trace_counts_a_leaf_record_towards_the_compound_edge() -> None:
     # `close` is declared on `active`; the record names the leaf it left.
-    [close] = edge_lines(chart_dot(AgentChart, SHORT_CALL).source, "close")
+    [close] = edge_lines(chart_dot(Turns, SHORT_CALL).source, "close")
     assert "×1" in close and attr(close, "ltail") == "cluster_active"
     records = [("close", leaf, "closed") for leaf in LEAVES]
-    [close] = edge_lines(chart_dot(AgentChart, trace_of(*records)).source, "close")
+    [close] = edge_lines(chart_dot(Turns, trace_of(*records)).source, "close")
     assert "×5" in close
 
 
 def test_a_trace_fades_unvisited_edges() -> None:
-    dot = chart_dot(AgentChart, SHORT_CALL).source
+    dot = chart_dot(Turns, SHORT_CALL).source
     for event in ("session_lost", "playout_done", "tool_calls"):
         for line in edge_lines(dot, event):
             assert attr(line, "style") == "dashed" and attr(line, "color") == "grey70", line
@@ -196,17 +254,17 @@ def test_a_trace_fades_unvisited_edges() -> None:
 
 
 def test_a_trace_marks_its_final_state() -> None:
-    dot = chart_dot(AgentChart, SHORT_CALL).source
+    dot = chart_dot(Turns, SHORT_CALL).source
     [closed] = [line for line in dot.splitlines() if line.startswith("\tclosed [")]
     assert "filled" in (attr(closed, "style") or "") and attr(closed, "fillcolor")
-    ends_speaking = chart_dot(AgentChart, Trace(list(SHORT_CALL.records)[:5])).source
+    ends_speaking = chart_dot(Turns, Trace(list(SHORT_CALL.records)[:5])).source
     [speaking] = [line for line in ends_speaking.splitlines() if line.startswith("\t\tspeaking [")]
     assert "filled" in (attr(speaking, "style") or "")
     assert "filled" not in dot.split("\tclosed [")[0]  # no other state is marked
 
 
 def test_a_trace_in_mermaid() -> None:
-    mmd = chart_mermaid(AgentChart, SHORT_CALL)
+    mmd = chart_mermaid(Turns, SHORT_CALL)
     # One edge for the three transitions from listening to thinking with no action.
     assert re.search(r"listening --> thinking : user_turn_committed \[replies_to_turns\], "
                      r"reply_requested, response_started ×2$", mmd, re.M)
@@ -215,7 +273,7 @@ def test_a_trace_in_mermaid() -> None:
 
 
 def test_transitions_sharing_source_target_and_actions_are_one_edge() -> None:
-    dot = chart_dot().source
+    dot = chart_dot(Turns).source
     bundle = [line for line in dot.splitlines() if re.match(r"\s*listening -> thinking \[", line)]
     # tool_calls runs tools: an edge of its own; the three without an action share one.
     assert len(bundle) == 2, bundle
@@ -282,19 +340,22 @@ def test_a_subclass_adding_transitions_to_inherited_states_renders_them() -> Non
         """
         from statemachine import State
         from turnstile.diagrams import chart_dot, chart_mermaid
-        from turnstile.machine import AgentChart
+        from tests.test_diagrams import Turns
 
-        class OnHold(AgentChart):
+        class OnHold(Turns):
             paused = State()
-            hold = AgentChart.active.to(paused)
-            resume = paused.to(AgentChart.active)
-            mute = AgentChart.active.listening.to.itself(internal=True, cond="can_mute")
+            hold = Turns.active.to(paused)
+            resume = paused.to(Turns.active)
+            mute = Turns.active.listening.to.itself(internal=True, cond="can_mute")
 
         print(chart_dot(OnHold).source)
         print(chart_mermaid(OnHold))
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    root = Path(__file__).resolve().parent.parent  # where `tests` imports from
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    ).stdout
     [hold] = edge_lines(out, "hold")
     assert hold.lstrip().startswith("interrupted -> paused") and attr(hold, "ltail") == "cluster_active"
     assert edge_lines(out, "mute [can_mute]")
