@@ -30,7 +30,7 @@ async def scrub_to(page: Page, t: float) -> list[str]:
         "s.dispatchEvent(new Event('input'));",
         t,
     )
-    await page.until("return document.getElementById('scrubber').value == arguments[0]", "the scrubber moved", 5, t)
+    await page.until("return window.inspector.rendered === arguments[0]", f"the views at {t}s", 5, t)
     highlighted: list[str] = await page.until(
         f"const c = ({CURRENT.removeprefix('return ')}); return c.length && c", "a highlighted state"
     )
@@ -77,3 +77,36 @@ async def test_the_page_and_its_files_are_served_without_the_internet() -> None:
                 body = await response.text()
             assert response.status == 200, name
             assert "https://" not in body and "http://" not in body, name
+
+
+async def test_a_recording_file_shows_its_exact_cut_and_the_chat(page: Page, tmp_path: Path) -> None:
+    """A recording (turnstile.adapters.recording's JSONL) carries the heard position of a
+    cut reply and the final chat: the page shows both, beside the trace's states."""
+    lines: list[dict[str, object]] = [
+        {"kind": "header", "format": 1, "provider": "openai"},
+        {"kind": "frame", "t": 0.1, "conn": 1, "dir": "client", "text": "{}"},
+        {"kind": "room", "t": 3.9, "fact": "stopped", "heard_ms": 1234, "interrupted": True},
+    ]
+    lines += [{"kind": "trace", "record": {"t": t, "event": e, "source": s, "target": d}} for t, e, s, d in RECORDS]
+    lines.append({"kind": "chat", "messages": [
+        {"role": "user", "text": "Weather in Paris?"},
+        {"role": "assistant", "text": "It is sunny...", "interrupted": True},
+    ]})  # fmt: skip
+    recording = tmp_path / "call.jsonl"
+    recording.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    async with InspectorServer() as inspector:
+        await page.open(inspector.url)
+        await page.upload("#open-file", recording)
+        await page.until("return document.querySelector('#chart svg g.node')", "the chart of the recording")
+        cuts = await page.until(
+            "const m = [...document.querySelectorAll('.lane-barge .mark.barge')];"
+            "return m.length && m.map(x => x.dataset.heardMs)",
+            "the recorded cut",
+        )
+        assert cuts == ["1234"]  # the recorder's heard position, not one guessed from the states
+        said = await page.until(
+            "const t = [...document.querySelectorAll('#transcript .turn .text')];"
+            "return t.length && t.map(x => x.textContent)",
+            "the chat",
+        )
+        assert said == ["Weather in Paris?", "It is sunny — cut off"]

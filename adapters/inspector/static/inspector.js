@@ -128,6 +128,7 @@ function render() {
   const end = duration(sel.messages);
   const upto = state.scrub ?? end;
   const view = viewAt(sel.messages, upto);
+  state.rendered = upto; // what the views show now (tests wait on it)
   const scrubber = $("scrubber");
   scrubber.max = String(Math.max(end, 0.01));
   scrubber.value = String(upto);

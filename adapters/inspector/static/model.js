@@ -12,6 +12,12 @@ export function parseFile(text) {
     if (!line.trim()) continue;
     let obj;
     try { obj = JSON.parse(line); } catch { bad++; continue; }
+    if (obj && typeof obj.kind === "string") { // a recording (turnstile.adapters.recording)
+      const m = fromRecording(obj);
+      if (m) messages.push(...m); else if (m === undefined) bad++;
+      continue;
+    }
+    if (obj && typeof obj.record === "object" && obj.record) obj = obj.record;
     if (obj && typeof obj.type === "string") messages.push(obj);
     else if (obj && "source" in obj && "target" in obj) {
       const m = { type: "transition", t: Number(obj.t) || 0, event: obj.event ?? null, source: obj.source, target: obj.target };
@@ -25,8 +31,28 @@ export function parseFile(text) {
     } else bad++;
   }
   if (!messages.length) throw new Error(bad ? "no trace records or inspector messages in this file" : "the file is empty");
+  const end = duration(messages);
+  for (const m of messages) if (m.t == null) m.t = end; // the final chat of a recording
   messages.sort((a, b) => (a.t ?? 0) - (b.t ?? 0));
   return { messages, bad, fromTrace: !messages.some((m) => m.type === "hello") };
+}
+
+// A recording's lines (turnstile.adapters.recording's format): its trace records, where the
+// played audio was cut, and the final chat. Its clock (the recorder's) and the trace's start
+// within moments of each other. null: a line with nothing to show; undefined: unreadable.
+function fromRecording(obj) {
+  if (obj.kind === "trace" && obj.record && "source" in obj.record) {
+    return parseFile(JSON.stringify(obj.record)).messages;
+  }
+  if (obj.kind === "room" && obj.fact === "stopped" && obj.interrupted) {
+    return [{ type: "barge_in", t: Number(obj.t) || 0, heard_ms: Number(obj.heard_ms) || 0, by: "recording" }];
+  }
+  if (obj.kind === "chat" && Array.isArray(obj.messages)) {
+    return obj.messages
+      .filter((m) => m && (m.role === "user" || m.role === "assistant") && m.text)
+      .map((m) => ({ type: "transcript", t: null, role: m.role, text: m.text, interrupted: !!m.interrupted }));
+  }
+  return typeof obj.kind === "string" ? null : undefined;
 }
 
 // A trace alone has only transitions: the other lanes are inferred from the states. With
@@ -39,6 +65,7 @@ export function withInferredFacts(messages) {
   if (first) out.push({ type: "hello", t: first.t, configuration: [first.source], state: first.source });
   const main = transitions.some((m) => m.region === "turn") ? "turn" : first?.region ?? MAIN;
   const has = (state) => transitions.some((m) => m.target === state);
+  const knownCuts = messages.some((m) => m.type === "barge_in"); // a recording says where, exactly
   const userRegion = has("talking"), toolsRegion = has("running");
   let speakingSince = null, userSince = null;
   const userStart = (t) => { if (userSince === null) { userSince = t; out.push({ type: "speech", t, who: "user", phase: "start" }); } };
@@ -63,7 +90,7 @@ export function withInferredFacts(messages) {
     if (m.target === "speaking" && m.source !== "speaking") { speakingSince = m.t; out.push({ type: "speech", t: m.t, who: "agent", phase: "start" }); }
     if (m.source === "speaking" && m.target !== "speaking") {
       out.push({ type: "speech", t: m.t, who: "agent", phase: "stop" });
-      if (m.target === "interrupted") out.push({ type: "barge_in", t: m.t, heard_ms: Math.round((m.t - (speakingSince ?? m.t)) * 1000), by: m.event });
+      if (m.target === "interrupted" && !knownCuts) out.push({ type: "barge_in", t: m.t, heard_ms: Math.round((m.t - (speakingSince ?? m.t)) * 1000), by: m.event });
       speakingSince = null;
     }
     if (m.event && m.event.startsWith("error")) out.push({ type: "error", t: m.t, code: m.event, message: "", recoverable: true });
