@@ -211,6 +211,25 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .inspector._cli import serve_inspector
+
+    chart = load_chart(args.chart) if args.chart else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_inspector(args.host, args.port, until=_until_stopped, chart=chart))
+    return 0
+
+
+def _add_inspect(sub: Any) -> None:
+    i = sub.add_parser("inspect", help="serve the inspector: watch agents move through their chart, in a browser")
+    i.add_argument("--host", default="127.0.0.1", help="default: %(default)s; any other address asks for a token")
+    i.add_argument("--port", type=port, default=8765, help="default: %(default)s; 0: any free port")
+    i.add_argument("--chart", help="module:Class the trace files opened in the page are drawn over")
+    i.set_defaults(func=_inspect)
+
+
 class _VersionAction(argparse.Action):
     """``--version``, looked up only when asked for."""
 
@@ -312,6 +331,7 @@ def parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_servers(sub)
     _add_livekit(sub)
+    _add_inspect(sub)
     return top
 
 
