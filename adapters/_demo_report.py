@@ -13,30 +13,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from turnstile.machine import RealtimeAgent
+from turnstile.machine import RealtimeAgent, Trace
 
 __all__ = ["Narrator", "Timeline"]
 
 
-def _leaf(machine: Any) -> str:
-    for state in machine.configuration:
-        if state.is_atomic:
-            return str(state.id)
-    return "closed"
-
-
-def _initial_leaf(state: Any) -> str:
-    while state.states:
-        state = next((s for s in state.states if s.initial), state.states[0])
-    return str(state.id)
-
-
 class Timeline:
-    """Prints lines stamped with the trace's clock; a chart listener for the transitions."""
+    """Prints lines stamped with the trace's clock; a chart listener for the transitions.
 
-    def __init__(self, t0: float) -> None:
-        self.t0 = t0
-        self._leaf: str | None = None
+    Listed after the trace's own listener, it prints the record the trace just took: the
+    turn region's transitions as the main lines, the other regions' indented and named.
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.t0 = trace.started
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -44,15 +35,16 @@ class Timeline:
     def line(self, text: str) -> None:
         print(f"[{self.now():6.2f}s] {text}", flush=True)
 
-    def after_transition(self, event: Any, source: Any, machine: Any) -> None:
-        # Leaf states, as the trace names them: a transition declared on the compound
-        # ``active`` (close, session_lost) left the leaf this listener saw last.
-        left = str(source.id) if source.is_atomic else (self._leaf or _initial_leaf(source))
-        self._leaf = target = _leaf(machine)
-        if event in ("user_speech_started", "user_speech_stopped") and left == target:
-            return  # the caller's own events are printed by the narrator, once
-        to = target if target != left else "(stays)"
-        self.line(f"{left:>12} --{event or '(auto)'}--> {to}")
+    def after_transition(self) -> None:
+        if not self.trace.records:
+            return
+        r = self.trace.records[-1]
+        to = r.target if r.target != r.source else "(stays)"
+        step = f"{r.source} --{r.event or '(auto)'}--> {to}"
+        if r.region == self.trace.main_region:
+            self.line(f"{r.source:>12} --{r.event or '(auto)'}--> {to}")
+        else:
+            self.line(f"{'':>12}   {r.region}: {step}")
 
 
 class _TimelineLog(logging.Handler):

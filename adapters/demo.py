@@ -239,7 +239,7 @@ async def run_demo(
         raise DemoFailed(f"unknown provider {provider_name!r}")
     scenario = scenario if scenario is not None else load_scenario(None)
     trace = Trace(max_records=10_000)
-    timeline = Timeline(trace.started)  # one clock: the trace's
+    timeline = Timeline(trace)  # one clock: the trace's
     narrator = Narrator(timeline)
     stop = asyncio.Event()
     ended_early: str | None = None

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from ._audio_in import AudioForwarder
-from ._chart import AgentChart, events_by_leaf
+from ._chart import AgentChart, events_by_state, turn_states
 from ._chat import ChatContext
 from ._emitter import EventEmitter
 from ._listeners import check_listener, refuse_async_callbacks
@@ -82,12 +82,16 @@ class RealtimeAgent:
             model=self._runtime,
             listeners=[self.trace.listener(), _Observer(self), *user_listeners],
         )
+        self._turn = turn_states(chart)
+        self._order = {str(sid): i for i, sid in enumerate(chart.states_map)}
         self._state = self._leaf()
         self._runtime.leaf = lambda: self._state
-        # Events the chart would drop in the current leaf are dropped here, before the
-        # engine's macrostep (most of an event's cost): a response.done while speaking, a
-        # response.created already thinking. Only where the chart drops them silently.
-        self._takes = events_by_leaf(self.chart) if self.chart.allow_event_without_transition else None
+        # Events no active state takes are dropped here, before the engine's macrostep
+        # (most of an event's cost): an audio_started already speaking with nothing else
+        # to do. Only where the chart drops them silently. Per configuration, memoized.
+        self._by_state = events_by_state(chart) if self.chart.allow_event_without_transition else None
+        self._taking: dict[frozenset[str], frozenset[str]] = {}
+        self._takes: frozenset[str] | None = None  # the current configuration's; None: stale
         self._dispatching = False
         self._session: RealtimeSession | None = None
         self._link: RoomLink | None = None
@@ -103,6 +107,13 @@ class RealtimeAgent:
     def state(self) -> str:
         """The chart's current leaf state: initializing, listening, ... or closed."""
         return self._state
+
+    @property
+    def configuration(self) -> tuple[str, ...]:
+        """Every region's current state (turn, user, response, tools), or ``("closed",)``."""
+        return tuple(sorted(
+            (str(s.id) for s in self.chart.configuration if s.is_atomic), key=self._order.__getitem__
+        ))
 
     @property
     def published_state(self) -> str | None:
@@ -169,7 +180,7 @@ class RealtimeAgent:
         if session is None or rt.closed:
             return
         if self._state == "initializing":
-            rt.reply_wanted = True  # asked for once the session is ready
+            self._send("reply_deferred")  # owed (tools: reply_owed), asked for once ready
             return
         if rt.responses:
             if on_duplicate == "cancel_new":
@@ -219,7 +230,7 @@ class RealtimeAgent:
             return
         # Mid-macrostep (an action sending), the leaf is not settled yet: no filtering.
         outer = self._dispatching
-        if not outer and self._takes is not None and event not in self._takes[self._state]:
+        if not outer and self._by_state is not None and event not in self._events_taken():
             return
         self._dispatching = True
         try:
@@ -227,13 +238,28 @@ class RealtimeAgent:
         finally:
             self._dispatching = outer
 
+    def _events_taken(self) -> frozenset[str]:
+        takes = self._takes
+        if takes is None:
+            assert self._by_state is not None
+            atoms = frozenset(str(s.id) for s in self.chart.configuration if s.is_atomic)
+            takes = self._taking.get(atoms)
+            if takes is None:
+                takes = self._taking[atoms] = frozenset().union(*(self._by_state[a] for a in atoms))
+            self._takes = takes
+        return takes
+
     def _leaf(self) -> str:
         for state in self.chart.configuration:
-            if state.is_atomic:
+            if state.id in self._turn:
                 return str(state.id)
         return "closed"
 
+    def _user_talking(self) -> bool:
+        return any(s.id == "talking" for s in self.chart.configuration)
+
     def _leaf_changed(self, event: Any) -> None:
+        self._takes = None  # the configuration moved
         new = self._leaf()
         old, self._state = self._state, new
         if new != old:
@@ -286,10 +312,10 @@ class RealtimeAgent:
     async def _forward_microphone(self, link: RoomLink, fwd: AudioForwarder) -> None:
         rt = self._runtime
         async for frame in link.audio_frames(fwd.sample_rate, fwd.chunk_ms):
-            if fwd.feed(frame) and self._state == "speaking" and rt.user_speaking_since:
+            if fwd.feed(frame) and self._state == "speaking" and self._user_talking():
                 # The user is still talking over the agent: ask the guards again with the
                 # speech's length, so a guard like "ignore barge-ins under 300 ms" works.
-                speech_ms = int((time.monotonic() - rt.user_speaking_since) * 1000)
+                speech_ms = int((time.monotonic() - rt.user_speech_began) * 1000)
                 self._send("user_speech_started", speech_ms=speech_ms)
 
 

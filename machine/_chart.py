@@ -1,9 +1,18 @@
 """The agent chart: the whole behaviour of a realtime voice agent, in one declaration.
 
-Read it like the table in DESIGN.md: each line is an event, the states it leaves and
-enters, its guard (``cond``) and its action (``on``). Guards and actions are names; the
-runtime (a :class:`ChartActions`, given to the chart as its model) carries them out, and
-users add their own by listeners or by subclassing.
+Four regions run in parallel inside ``active``, and together they are all of the agent's
+control state (the runtime keeps only data: ids, buffers, counters, clocks):
+
+- ``turn``: what the agent is doing, as ``lk.agent.state`` publishes it;
+- ``user``: whether the user is talking, silent, or has gone away;
+- ``response``: the model's current response, from asked for to done or cancelled;
+- ``tools``: tool calls running, and the reply their outputs are owed.
+
+Read each line like the table in the README: an event, the states it leaves and enters,
+its guard (``cond``; ``In('x')`` is true while state ``x`` is active) and its action
+(``on``). Guards and actions are names; the runtime (a :class:`ChartActions`, given to the
+chart as its model) carries them out, and users add their own by listeners or by
+deriving a chart (:func:`~turnstile.machine.derive_chart`).
 """
 
 from __future__ import annotations
@@ -13,95 +22,203 @@ from typing import Any
 
 from statemachine import State, StateChart
 
-__all__ = ["LEAF_STATES", "AgentChart", "ChartActions", "events_by_leaf"]
+__all__ = [
+    "LEAF_STATES",
+    "REGIONS",
+    "AgentChart",
+    "ChartActions",
+    "events_by_leaf",
+    "events_by_state",
+    "turn_states",
+]
 
 logger = logging.getLogger("turnstile.chart")
 
 
 class AgentChart(StateChart["ChartActions"]):
-    """initializing -> listening <-> thinking <-> speaking -> interrupted -> listening."""
+    """initializing -> listening <-> thinking <-> speaking -> interrupted -> listening,
+    with the user's floor, the response and the tools beside it."""
 
-    # Events the current state does not handle are dropped, not raised: a late provider
-    # event (audio of a cancelled response, anything after close) is a fact to ignore.
+    # Events no active state handles are dropped, not raised: a late provider event
+    # (audio of a cancelled response, anything after close) is a fact to ignore.
     allow_event_without_transition = True
 
-    class active(State.Compound):
-        initializing = State(initial=True, enter="expect_session", exit="stop_expecting_session")
-        listening = State()
-        thinking = State(enter="expect_response", exit="stop_expecting_response")
-        speaking = State(enter="watch_playout", exit="stop_watching_playout")
-        interrupted = State()
+    class active(State.Parallel):
+        class turn(State.Compound):
+            """What the agent is doing: the state the room sees."""
 
-        session_ready = initializing.to(listening, on="start_forwarding_audio")
-        # Connected, but no session became ready in time (a server that took the upgrade
-        # and went quiet): drop that connection and connect anew. The socket's retry
-        # bound turns a server that never gets ready into a fatal session_lost, then closed.
-        session_timeout = initializing.to.itself(on="restart_session")
+            initializing = State(initial=True, enter="expect_session", exit="stop_expecting_session")
+            listening = State(enter="expect_user")
+            thinking = State(enter="expect_response", exit="stop_expecting_response")
+            speaking = State(enter="watch_playout", exit="stop_watching_playout")
+            interrupted = State()
 
-        user_speech_started = (
-            listening.to.itself(internal=True)
-            | thinking.to(listening, on="cancel_response")
-            | speaking.to(interrupted, cond="interruption_allowed", on="barge_in")
-        )
-        user_speech_stopped = listening.to.itself(internal=True)
-        interrupt = thinking.to(listening, on="cancel_response") | speaking.to(
-            interrupted, on="barge_in"
-        )
+            session_ready = initializing.to(listening, on="start_forwarding_audio")
+            # Whatever the turn was doing, it starts over (the other regions keep theirs).
+            session_lost = initializing.from_(
+                initializing, listening, thinking, speaking, interrupted, on="recover_session"
+            )
+            # Connected, but no session became ready in time (a server that took the
+            # upgrade and went quiet): connect anew. The socket's retry bound turns a
+            # server that never gets ready into a fatal session_lost, then closed.
+            session_timeout = initializing.to.itself(on="restart_session")
 
-        user_turn_committed = listening.to(thinking, cond="replies_to_turns")
-        reply_requested = listening.to(thinking)
-        response_started = listening.to(thinking)
+            user_speech_started = thinking.to(listening, on="cancel_response") | speaking.to(
+                interrupted, cond="interruption_allowed", on="barge_in"
+            )
+            interrupt = thinking.to(listening, on="cancel_response") | speaking.to(
+                interrupted, on="barge_in"
+            )
 
-        audio_started = thinking.to(speaking, on="start_playout") | speaking.to.itself(
-            internal=True, on="start_playout"
-        )
-        text_response = thinking.to.itself(
-            internal=True, cond="retries_left", on="recover_from_text"
-        ) | thinking.to(listening, on="give_up_on_text")
-        tool_calls = (
-            listening.to(thinking, on="run_tools")
-            | thinking.to.itself(internal=True, on="run_tools")
-            | speaking.to.itself(internal=True, on="run_tools")
-        )
-        response_done = thinking.to(listening, cond="nothing_pending")
-        # No response began in time (the request was lost or refused): never think forever.
-        response_timeout = thinking.to(listening, on="give_up_on_response")
-        # A response began, then stopped streaming (or audio came for an item no response
-        # announced, then nothing): cancel it and keep what was heard, as a barge-in does.
-        response_stalled = thinking.to(listening, on="abandon_response") | speaking.to(
-            interrupted, on="abandon_response"
-        )
-        # The room stopped taking the agent's audio: the same, from what was heard.
-        playout_stalled = speaking.to(interrupted, on="abandon_response")
-        playout_done = speaking.to(
-            thinking, cond="reply_pending", on="commit_agent_speech"
-        ) | speaking.to(listening, on="commit_agent_speech")
+            user_turn_committed = listening.to(thinking, cond="replies_to_turns")
+            reply_requested = listening.to(thinking)
+            tool_calls = listening.to(thinking)
+            # Not for a response the user barged in on before it began: it is cancelled.
+            response_started = listening.to(thinking, cond="not In('cancel_on_arrival')")
 
-        # Eventless: once barge_in ran, the agent listens again.
-        interrupted.to(listening, on="commit_agent_speech")
+            # A targetless transition, to(None), acts without leaving its state (SCXML's
+            # targetless transition: no exit, no entry).
+            audio_started = thinking.to(speaking, on="start_playout") | speaking.to(
+                None, on="start_playout"
+            )
+            text_response = thinking.to(
+                None, cond="retries_left", on="recover_from_text"
+            ) | thinking.to(listening, on="give_up_on_text")
+            # Thinking ends with the last response, unless another is on its way or owed.
+            response_done = thinking.to(
+                listening,
+                cond="responses_settled and In('no_tools') and not In('requested') and not In('expected')",
+            )
+            # Every call was withdrawn: nothing to answer, and nothing else on its way.
+            tools_done = thinking.to(
+                listening, cond="all_tools_done and not outputs_unanswered and In('no_response')"
+            )
+            # No response began in time (the request was lost or refused): never think
+            # forever. A response under way or a tool running has deadlines of its own.
+            response_timeout = thinking.to(
+                listening,
+                cond="not In('streaming') and not In('cancelling') and not In('running')",
+                on="give_up_on_response",
+            )
+            # A response stopped streaming (or audio came for an item no response
+            # announced, then nothing): cancel it and keep what was heard, as a barge-in does.
+            response_stalled = thinking.to(
+                listening, cond="stream_owed or In('cancel_on_arrival')", on="abandon_response"
+            ) | speaking.to(interrupted, cond="stream_owed", on="abandon_response")
+            # The room stopped taking the agent's audio: the same, from what was heard.
+            playout_stalled = speaking.to(interrupted, on="abandon_response")
+            # A reply still owed (a tool's, or one asked for) is thought about after playout.
+            playout_done = speaking.to(
+                thinking,
+                cond="not In('no_response') or not In('no_tools')",
+                on="commit_agent_speech",
+            ) | speaking.to(listening, on="commit_agent_speech")
+
+            # Eventless: once barge_in ran, the agent listens again.
+            interrupted.to(listening, on="commit_agent_speech")
+
+        class user(State.Compound):
+            """The user's floor, from the provider's speech events."""
+
+            silent = State(initial=True, enter="await_user", exit="stop_awaiting_user")
+            talking = State()
+            away = State()
+
+            user_speech_started = silent.to(talking, on="report_user_state") | away.to(
+                talking, on="report_user_state"
+            )
+            user_speech_stopped = talking.to(silent, on="report_user_state")
+            # user_away_timeout_s of silence on both sides while the agent listens.
+            user_away = silent.to(away, cond="In('listening')", on="report_user_state")
+
+        class response(State.Compound):
+            """The model's latest response. Older ones (cancelled, not yet done) are data."""
+
+            no_response = State(initial=True)
+            expected = State()
+            """A committed turn the provider answers by itself (server turn detection)."""
+            requested = State()
+            """The agent asked for a response (a reply, a tool's reply, a text recovery)."""
+            cancel_on_arrival = State(enter="wait_for_arrival")
+            """The user barged in before the requested response began."""
+            streaming = State()
+            cancelling = State()
+            """Cancelled (barge-in); the provider has not said it is done yet."""
+
+            user_turn_committed = expected.from_(no_response, cancelling, cond="replies_to_turns")
+            # Asked again before it began: still requested (or still to be cancelled).
+            reply_requested = requested.from_(no_response, expected, streaming, cancelling)
+            response_cancelled = requested.to(cancel_on_arrival) | streaming.to(cancelling)
+            response_started = streaming.from_(
+                no_response, expected, requested, cancelling
+            ) | cancel_on_arrival.to(cancelling, on="cancel_arrived_response")
+            response_done = no_response.from_(streaming, cancelling, cond="responses_settled")
+            response_timeout = no_response.from_(
+                requested, expected, cancel_on_arrival, cond="In('thinking')"
+            )
+            response_stalled = no_response.from_(
+                streaming, cancelling, cancel_on_arrival, on="forget_responses"
+            )
+            playout_stalled = no_response.from_(streaming, cancelling, on="forget_responses")
+            # Responses in flight die with the socket; one owed is asked for anew (tools).
+            session_lost = no_response.from_(
+                expected, requested, cancel_on_arrival, streaming, cancelling, on="forget_responses"
+            )
+
+        class tools(State.Compound):
+            """Tool calls running, and the reply their outputs are owed."""
+
+            no_tools = State(initial=True)
+            running = State()
+            reply_owed = State()
+
+            tool_calls = running.from_(no_tools, reply_owed, on="run_tools") | running.to(
+                None, on="run_tools"
+            )
+            tools_done = running.to(
+                reply_owed, cond="all_tools_done and outputs_unanswered"
+            ) | running.to(no_tools, cond="all_tools_done")
+            # A tool did not return within tool_timeout_s: it is cancelled and answered
+            # with an error output, so the model is never left waiting.
+            tool_timeout = running.to(None, on="abandon_tools")
+            # Asked for before the session was ready.
+            reply_deferred = no_tools.to(reply_owed)
+            # A response that begins, or a reply asked for, answers what is owed so far.
+            response_started = reply_owed.to(no_tools) | running.to(
+                None, on="settle_outputs"
+            )
+            reply_requested = reply_owed.to(no_tools)
+            # A reply asked for and not heard, lost with the socket, is owed anew.
+            session_lost = no_tools.to(reply_owed, cond="In('requested') or reply_lost")
+            # The reply waits for playout to end and for no response to be under way: a
+            # tool's answer never interrupts the agent's own speech.
+            reply_owed.to(
+                no_tools,
+                cond="(In('listening') or In('thinking')) and In('no_response')",
+                on="request_response",
+            )
+
 
     closed = State(final=True)
 
-    session_lost = active.to(active.initializing, on="recover_session")
     close = active.to(closed, on="release")
-    # A tool did not return within tool_timeout_s, whatever the turn is doing: it is
-    # cancelled and answered with an error output, so the model is never left waiting.
-    # (Targetless: active.to(None). The library's type hint omits the None it accepts.)
-    tool_timeout = active.to(None, on="abandon_tools")  # type: ignore[arg-type]
-
     # A failing action becomes this internal event (SCXML's error.execution): reported,
     # never raised into the provider's reader task.
+    # (The library types to(None) on a compound state without the None it accepts.)
     error_execution = active.to(None, on="report_error")  # type: ignore[arg-type]
 
 
+REGIONS = ("turn", "user", "response", "tools")
 LEAF_STATES = ("initializing", "listening", "thinking", "speaking", "interrupted", "closed")
+"""The turn region's states, and closed: what ``agent.state`` reports."""
 
 
-def events_by_leaf(chart: StateChart[Any]) -> dict[str, frozenset[str]]:
-    """For each leaf state, the events some transition of it or of an ancestor takes.
+def events_by_state(chart: StateChart[Any] | type[StateChart[Any]]) -> dict[str, frozenset[str]]:
+    """For each atomic state, the events some transition of it or of an ancestor takes.
 
-    Read off the declaration (a subclass's own transitions included). An event outside
-    its leaf's set has nothing to do there, whatever the guards say: the chart drops it.
+    Read off the declaration (a derived chart's own transitions included). An event that
+    no active state's set holds has nothing to do anywhere, whatever the guards say: the
+    chart drops it.
     """
     out: dict[str, frozenset[str]] = {}
     for state in chart.states_map.values():
@@ -116,12 +233,34 @@ def events_by_leaf(chart: StateChart[Any]) -> dict[str, frozenset[str]]:
     return out
 
 
+events_by_leaf = events_by_state  # the name it had before regions
+
+
+def turn_states(chart: StateChart[Any] | type[StateChart[Any]]) -> frozenset[str]:
+    """The atomic states of the chart's main region: the first region of its outermost
+    parallel state (``turn``), or every atomic state of a chart without regions."""
+    states = list(chart.states_map.values())
+    parallel = next((s for s in states if s.parallel), None)
+    if parallel is None:
+        return frozenset(str(s.id) for s in states if s.is_atomic)
+    main = parallel.states[0]
+    out: set[str] = set()
+    todo = [main]
+    while todo:
+        node = todo.pop()
+        if node.is_atomic:
+            out.add(str(node.id))
+        todo.extend(node.states)
+    return frozenset(out)
+
+
 class ChartActions:
     """The guards and actions the chart names, with neutral defaults.
 
     The runtime subclasses this; so can a test that walks the chart without a runtime.
     Guards receive the event's keyword arguments by name (``speech_ms`` for barge-ins).
     Every method here must return promptly: start a task or enqueue, never await.
+    Guards read data only (ids, buffers, counters): the control state is the chart's.
     """
 
     # Guards -------------------------------------------------------------------------
@@ -134,16 +273,33 @@ class ChartActions:
     def retries_left(self) -> bool:
         return True
 
-    def nothing_pending(self) -> bool:
+    def responses_settled(self) -> bool:
+        """No response is left in flight (the one just done was the last)."""
         return True
 
-    def reply_pending(self) -> bool:
+    def stream_owed(self) -> bool:
+        """A response under way, cancelled or awaited still owes its stream."""
+        return True
+
+    def all_tools_done(self) -> bool:
+        return True
+
+    def outputs_unanswered(self) -> bool:
+        """Tool outputs were sent that no response has answered yet."""
+        return True
+
+    def reply_lost(self) -> bool:
+        """A response in flight when the socket dropped had not been heard at all."""
         return False
 
     # Actions ------------------------------------------------------------------------
     def start_forwarding_audio(self) -> None: ...
 
     def cancel_response(self) -> None: ...
+
+    def cancel_arrived_response(self, **event: Any) -> None: ...
+
+    def wait_for_arrival(self) -> None: ...
 
     def barge_in(self) -> None: ...
 
@@ -155,6 +311,10 @@ class ChartActions:
 
     def run_tools(self, **event: Any) -> None: ...
 
+    def settle_outputs(self) -> None: ...
+
+    def request_response(self) -> None: ...
+
     def commit_agent_speech(self) -> None: ...
 
     def expect_response(self) -> None: ...
@@ -163,11 +323,21 @@ class ChartActions:
 
     def give_up_on_response(self) -> None: ...
 
+    def forget_responses(self) -> None: ...
+
     def expect_session(self) -> None: ...
 
     def stop_expecting_session(self) -> None: ...
 
     def restart_session(self) -> None: ...
+
+    def expect_user(self) -> None: ...
+
+    def await_user(self) -> None: ...
+
+    def stop_awaiting_user(self) -> None: ...
+
+    def report_user_state(self, source: Any = None, target: Any = None) -> None: ...
 
     def watch_playout(self) -> None: ...
 

@@ -29,6 +29,7 @@ AGENT_EVENTS = frozenset(
         "function_calls_finished",
         "metrics_collected",
         "state_changed",
+        "user_state_changed",
         "error",
     }
 )

@@ -42,8 +42,7 @@ class ProviderEventHandlers(RuntimeState):
             self.error("internal", f"handling {ev.kind}: {exc}")
 
     def _on_session_ready(self, ev: Any) -> None:
-        self.send("session_ready")
-        self.flush_reply()  # a reply owed from before the session was (re)established
+        self.send("session_ready")  # a reply owed from before is asked for by the chart
 
     def _on_session_lost(self, ev: Any) -> None:
         self.send("session_lost", reason=ev.reason)
@@ -52,12 +51,11 @@ class ProviderEventHandlers(RuntimeState):
             self.send("close")
 
     def _on_input_speech_started(self, ev: Any) -> None:
-        self.user_speaking_since = time.monotonic()
+        self.user_speech_began = time.monotonic()
         self.emitter.emit("user_started_speaking")
         self.send("user_speech_started", speech_ms=0)
 
     def _on_input_speech_stopped(self, ev: Any) -> None:
-        self.user_speaking_since = None
         self.emitter.emit("user_stopped_speaking")
         self.send("user_speech_stopped")
 
@@ -70,20 +68,12 @@ class ProviderEventHandlers(RuntimeState):
         self.emitter.emit("user_speech_committed", ev.transcript)
 
     def _on_response_created(self, ev: Any) -> None:
-        response = self.responses[ev.response_id] = InFlightResponse(ev.response_id)
-        self.awaiting_response = False
-        # Whoever asked for it, a response that begins now answers what is owed so far
-        # (tool outputs already sent): asking again after it would answer twice.
-        self.reply_wanted = False
+        self.responses[ev.response_id] = InFlightResponse(ev.response_id)
         self.response_deadline.disarm()
         self.stream_deadline.touch()
-        if self._cancel_next:
-            self._cancel_next = False
-            response.cancelled = True
-            self._dropped_responses.add(ev.response_id)
-            if self.caps.supports_truncate and self.session is not None:
-                self.session.cancel_response()
-            return
+        # Whoever asked for it, a response that begins now answers what is owed so far
+        # (tool outputs already sent), unless the user barged in before it began: the
+        # chart decides (tools: reply_owed -> no_tools; response: cancel_on_arrival).
         self.send("response_started", response_id=ev.response_id)
 
     def _on_response_content_added(self, ev: Any) -> None:
@@ -152,11 +142,12 @@ class ProviderEventHandlers(RuntimeState):
             for handle in self.handles.values():
                 if handle.response_id == ev.response_id and not handle.input_done:
                     self.player.end_input(handle)
+        if not self.stream_owed():
+            self.stream_deadline.disarm()  # nothing left streaming to watch
         self.emitter.emit("metrics_collected", response_metrics(ev, response))
         if ev.status == "failed":
             self.error("response_failed", ev.error or "the response failed")
         self.send("response_done", response_id=ev.response_id, status=ev.status)
-        self.flush_reply()
 
     def _on_server_interrupted(self, ev: Any) -> None:
         self.send("interrupt")

@@ -9,6 +9,8 @@ speaking because a server or a room went quiet.
 - ``speaking``: the room took none of the agent's audio for ``playout_stall_timeout_s`` ->
   ``playout_stalled``.
 - any: a tool ran past ``tool_timeout_s`` -> ``tool_timeout`` (see ``_tool_runs``).
+- ``user`` region: ``user_away_timeout_s`` of silence on both sides while listening ->
+  ``user_away``.
 
 The deadlines are armed by the states' entry actions and by the stream's own events, and
 touched (not re-created) on progress, so the audio path pays a float store per delta.
@@ -40,10 +42,12 @@ class LivenessActions(RuntimeState):
         """Touched by every event of a response under way; looked at only when it fires."""
         self.playout_deadline = Deadline(o.playout_stall_timeout_s, self._playout_overdue)
         """Armed while speaking; touched whenever the room takes a write."""
+        self.away_deadline = Deadline(o.user_away_timeout_s, self._user_overdue)
+        """Armed when the user falls silent and when the agent starts listening."""
 
     def _disarm_deadlines(self) -> None:
         for d in (self.session_deadline, self.response_deadline, self.stream_deadline,
-                  self.playout_deadline):
+                  self.playout_deadline, self.away_deadline):
             d.disarm()
 
     # initializing ---------------------------------------------------------------------
@@ -71,41 +75,30 @@ class LivenessActions(RuntimeState):
         self.response_deadline.disarm()
 
     def _response_overdue(self) -> None:
-        if self.closed or self.responses or self._tool_batches:
-            return  # under way: the stream and tool deadlines watch those
-        self.send("response_timeout")
+        if not self.closed:  # a response under way or a tool running: the chart's guards
+            self.send("response_timeout")
 
     def give_up_on_response(self) -> None:
-        self.awaiting_response = False
         seconds = self.response_deadline.seconds
         self.error("response_timeout", f"no response began within {seconds:g} s; listening again")
 
     # thinking, speaking: a response must keep streaming --------------------------------
-    def _waiting_on_stream(self) -> bool:
-        player = self.player
-        return bool(self.responses) or self._cancel_next or (
-            player is not None and player.awaiting_input
-        )
-
     def _stream_overdue(self) -> None:
-        if self.closed or not self._waiting_on_stream():
+        if self.closed:
             return
         if self.player is not None and self.player.playing and not self.player.starved:
             self.stream_deadline.arm()  # still playing what came: the user is not waiting
             return
-        logger.warning("the response stopped streaming; abandoning it")
+        logger.debug("nothing streamed for %gs; the chart decides what was owed", self.stream_deadline.seconds)
+        # Whatever the turn is doing (in listening it takes no transition), the response
+        # region forgets the responses that went quiet: nothing may wait on them any more.
         self.send("response_stalled")
-        # Whatever the chart did with it (in listening it takes no transition), the
-        # responses that went quiet are forgotten: nothing may wait on them any more.
-        self.forget_responses()
 
     def forget_responses(self) -> None:
         for r in self.responses.values():
             r.cancelled = True
             self._dropped_responses.add(r.id)
         self.responses.clear()
-        self.awaiting_response = False
-        self._cancel_next = False
         self.stream_deadline.disarm()
 
     def abandon_response(self, event: Any = None) -> None:
@@ -134,3 +127,26 @@ class LivenessActions(RuntimeState):
             return
         logger.warning("the room stopped taking the agent's audio; abandoning the response")
         self.send("playout_stalled")
+
+    # user: silent on both sides for user_away_timeout_s -> away -----------------------
+    def await_user(self) -> None:
+        self.away_deadline.arm()
+
+    def stop_awaiting_user(self) -> None:
+        self.away_deadline.disarm()
+
+    def expect_user(self) -> None:
+        # The agent's side falls silent now: the wait starts over (if the user is talking
+        # when it ends, the chart ignores it; their silence arms it again).
+        self.away_deadline.arm()
+
+    def _user_overdue(self) -> None:
+        if not self.closed:
+            self.send("user_away")  # the chart: only while the agent listens
+
+    def report_user_state(self, source: Any = None, target: Any = None) -> None:
+        self.emitter.emit("user_state_changed", _USER_STATES[str(source.id)], _USER_STATES[str(target.id)])
+
+
+# The user region's states, as user_state_changed names them (LiveKit's user states).
+_USER_STATES = {"silent": "listening", "talking": "speaking", "away": "away"}

@@ -48,6 +48,9 @@ class AgentOptions(BaseModel):
     session_timeout_s: float | None = Field(default=20.0, gt=0)
     """How long ``initializing`` waits for a connected session to become ready before
     it connects anew (``session_timeout``); the provider's retry bound ends it."""
+    user_away_timeout_s: float | None = Field(default=15.0, gt=0)
+    """Silence on both sides, while the agent listens, after which the user is ``away``
+    (the ``user`` region; ``user_state_changed`` says so). ``None`` never marks it."""
 
 
 class AgentError(BaseModel):

@@ -64,14 +64,13 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
         self._to_commit: list[PlayoutHandle] = []
         self._tool_tasks: dict[str, asyncio.Task[ToolOutput]] = {}
         self._tool_batches: set[asyncio.Task[None]] = set()
+        """The batches running, to cancel at close; the chart's ``tools`` region says whether."""
         self._timed_out: set[str] = set()
+        self.unanswered_outputs = 0
+        """Tool outputs sent that no response has answered yet (a count, not a decision)."""
         self.text_retries = 0
-        self.reply_wanted = False
-        self.awaiting_response = False
-        """A response was asked for (reply, tool reply, text recovery) and has not begun."""
-        self._cancel_next = False
-        """A barge-in came before the awaited response began: cancel it when it does."""
-        self.user_speaking_since: float | None = None
+        self.user_speech_began = 0.0
+        """When the user's current speech began (monotonic): a barge-in's ``speech_ms``."""
         self.closed = False
         self._init_deadlines()
 
@@ -85,33 +84,57 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
     def retries_left(self) -> bool:
         return self.text_retries < self.options.max_text_response_retries
 
-    def reply_pending(self) -> bool:
-        return (
-            self.reply_wanted
-            or self.awaiting_response
-            or bool(self.responses)
-            or bool(self._tool_batches)
-        )
+    def responses_settled(self) -> bool:
+        return not self.responses
 
-    def nothing_pending(self) -> bool:
-        playing = self.player is not None and self.player.playing
-        return not playing and not self.reply_pending()
+    def stream_owed(self) -> bool:
+        # Audio for an item no response announced is owed its end too (data: the buffer).
+        player = self.player
+        return bool(self.responses) or (player is not None and player.awaiting_input)
+
+    def all_tools_done(self) -> bool:
+        return not self._tool_batches
+
+    def outputs_unanswered(self) -> bool:
+        return self.unanswered_outputs > 0
+
+    def reply_lost(self) -> bool:
+        player = self.player
+        for r in self.responses.values():
+            if r.cancelled or r.heard:
+                continue
+            if player is not None and any(
+                h.response_id == r.id and player.heard_samples(h) > 0 for h in self.handles.values()
+            ):
+                continue  # part of it was heard: it is in the conversation as heard
+            return True
+        return False
 
     # Actions --------------------------------------------------------------------------
     def start_forwarding_audio(self) -> None:
         self.set_forwarding(True)
 
     def cancel_response(self) -> None:
-        if self.awaiting_response:
-            self.awaiting_response = False
-            self._cancel_next = True
-            self.stream_deadline.touch()  # if it never begins, the mark expires with it
         live = [r for r in self.responses.values() if not r.cancelled]
         for r in live:
             r.cancelled = True
             self._dropped_responses.add(r.id)
         # Gemini has neither cancel nor truncate: the server interrupts itself.
         if live and self.caps.supports_truncate and self.session is not None:
+            self.session.cancel_response()
+        # The response region follows: one asked for and not begun is cancelled when it
+        # does (cancel_on_arrival, whose entry starts the wait for it).
+        self.send("response_cancelled")
+
+    def wait_for_arrival(self) -> None:
+        self.stream_deadline.touch()  # if it never begins, response_stalled ends the wait
+
+    def cancel_arrived_response(self, **event: Any) -> None:
+        response = self.responses.get(event.get("response_id", ""))
+        if response is not None:
+            response.cancelled = True
+            self._dropped_responses.add(response.id)
+        if self.caps.supports_truncate and self.session is not None:
             self.session.cancel_response()
 
     def barge_in(self) -> None:
@@ -163,7 +186,6 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
         if not self.player.playing:
             self.emitter.emit("agent_stopped_speaking")
             self.send("playout_done", item_id=handle.item_id)
-            self.flush_reply()
 
     def recover_from_text(self, **event: Any) -> None:
         self.text_retries += 1
@@ -173,9 +195,9 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
             self.options.max_text_response_retries,
         )
         if self.session is not None:
-            self.awaiting_response = True  # the recovery asks for a new response
             self.session.recover_from_text_response(event["item_id"])
             self.response_deadline.arm()
+            self.send("reply_requested")  # the recovery asks for a new response
 
     def give_up_on_text(self, **event: Any) -> None:
         retries, self.text_retries = self.text_retries, 0
@@ -188,23 +210,16 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
             f"the model answered in text after {retries} recovery attempts",
         )
 
-    def flush_reply(self) -> None:
-        """Ask for the reply a tool owes, once nothing is playing and nothing is in flight."""
-        if not self.reply_wanted or self.closed or self.responses or self._tool_batches:
-            return  # a running tool's batch asks when it ends: its outputs are the answer
-        if self.leaf() in ("initializing", "closed"):
-            return  # asked once the session is ready (the session_ready handler flushes)
-        if self.player is not None and self.player.playing:
-            return  # a tool's reply waits for the current playout to end
-        self.request_response()  # which settles reply_wanted
-
     def request_response(self) -> None:
-        self.reply_wanted = False  # whoever asks, this answers what is owed so far
+        """Ask for a response: a tool's reply once the chart says it is due, or the user's."""
+        self.unanswered_outputs = 0  # whoever asks, this answers what is owed so far
         if self.session is not None:
-            self.awaiting_response = True
             self.session.create_response()
         self.response_deadline.arm()  # also while already thinking (a tool's reply)
         self.send("reply_requested")
+
+    def settle_outputs(self) -> None:
+        self.unanswered_outputs = 0  # a response began: it answers the outputs sent so far
 
     def commit_agent_speech(self) -> None:
         assert self.player is not None
@@ -249,12 +264,9 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
                 self.emitter.emit("agent_stopped_speaking")
         if self.player is not None:
             self.commit_agent_speech()  # what was heard of each response is known from here
-        # Responses in flight died with the socket. A reply asked for and none of it heard
-        # is owed anew, once the new session is ready; one the user heard (part or all of)
-        # is in the conversation as heard, and asking again would say it twice.
-        unheard = any(not r.heard for r in self.responses.values() if not r.cancelled)
-        self.reply_wanted = self.reply_wanted or self.awaiting_response or unheard
-        self.forget_responses()
+        # Responses in flight died with the socket (the response region forgets them). A
+        # reply asked for and none of it heard is owed anew (the tools region, reply_lost);
+        # one the user heard, part or all, is in the conversation as heard.
         self.handles.clear()
 
     def release(self) -> None:

@@ -54,25 +54,25 @@ class RuntimeState:
     _tool_batches: set[asyncio.Task[None]]
     _timed_out: set[str]
     text_retries: int
-    reply_wanted: bool
-    awaiting_response: bool
-    _cancel_next: bool
-    user_speaking_since: float | None
+    unanswered_outputs: int
+    user_speech_began: float
     closed: bool
     # Set by LivenessActions._init_deadlines -------------------------------------------
     session_deadline: Deadline
     response_deadline: Deadline
     stream_deadline: Deadline
     playout_deadline: Deadline
+    away_deadline: Deadline
 
     if TYPE_CHECKING:  # defined by Runtime (or a sibling base); declared for the checker
 
         def error(self, code: str, message: str, *, recoverable: bool = True) -> None: ...
 
-        def flush_reply(self) -> None: ...
 
         def barge_in(self) -> None: ...
 
         def cancel_response(self) -> None: ...
+
+        def stream_owed(self) -> bool: ...
 
         def forget_responses(self) -> None: ...

@@ -33,7 +33,7 @@ class ToolActions(RuntimeState):
             )
         batch = asyncio.get_running_loop().create_task(self._run_tools(calls), name="tools")
         self._tool_batches.add(batch)
-        batch.add_done_callback(self._tool_batches.discard)
+        batch.add_done_callback(self._tool_batches.discard)  # however it ends
 
     async def _run_tools(self, calls: tuple[FunctionCall, ...]) -> None:
         loop = asyncio.get_running_loop()
@@ -81,11 +81,12 @@ class ToolActions(RuntimeState):
             # Sent now if the socket is up; if it is down, the replay carries the output.
             if self.session is not None:
                 self.session.send_tool_outputs(outputs)
-            self.reply_wanted = True
+            self.unanswered_outputs += len(outputs)
         self.emitter.emit("function_calls_finished", outputs)
-        # This task is still in _tool_batches while it runs; leave it before asking.
+        # The chart owes the reply (tools: running -> reply_owed) once the last batch is
+        # done, and asks for it when nothing plays and no response is under way.
         self._tool_batches.discard(asyncio.current_task())
-        self.flush_reply()
+        self.send("tools_done")
 
     def abandon_tools(self, **event: Any) -> None:
         call_ids: list[str] = list(event.get("call_ids", ()))

@@ -79,11 +79,11 @@ def test_the_summary_counts_the_call(call: Run) -> None:
 def test_the_timeline_and_the_trace_share_one_clock_and_name_leaf_states(call: Run) -> None:
     trace = Trace.read_jsonl(call.folder / "out" / "t.jsonl")
     printed = [(t, m.groups()) for t, line in call.timeline() if (m := TRANSITION.match(line))]
-    # The caller's own VAD events in listening are printed as caller lines, not transitions.
-    recorded = [
-        r for r in trace.records
-        if not (r.event and r.event.startswith("user_speech_") and r.source == r.target)
-    ]
+    # The turn region's transitions are the main lines; the other regions' are indented,
+    # named, and each is one record of its region.
+    recorded = [r for r in trace.records if r.region == "turn"]
+    others = [line for _, line in call.timeline() if re.match(r"^\s+(user|response|tools): ", line)]
+    assert len(others) == len(trace.records) - len(recorded) > 0
     assert len(printed) == len(recorded)
     for (t, (source, event, target)), record in zip(printed, recorded, strict=True):
         assert source == record.source  # a leaf: never the compound ``active``

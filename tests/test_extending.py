@@ -49,14 +49,19 @@ async def test_user_listeners_see_every_transition() -> None:
     await agent.wait_for_state("listening")
     provider.last_session.start_audio_response(pcm_tone(100), done=False)
     provider.last_session.emit(InputSpeechStarted())
+    # Every region's transitions, each region's in its own order; an event that moves
+    # two regions is two transitions (the response region's, then the turn's).
     assert rec.calls == [
         "session_ready: initializing -> listening",
+        "response_started: no_response -> streaming",
         "response_started: listening -> thinking",
         "enter speaking",
         "audio_started: thinking -> speaking",
         "exit speaking",
+        "user_speech_started: silent -> talking",
         "user_speech_started: speaking -> interrupted",
         "None: interrupted -> listening",
+        "response_cancelled: streaming -> cancelling",  # raised by the barge-in's cancel
     ]
     await agent.aclose()
     await room.aclose()
@@ -108,9 +113,9 @@ def test_subclassing_the_chart_keeps_the_declaration() -> None:
         sm.send(event)
     sm.send("audio_started", item_id="i", content_index=0, response_id="r")
     sm.send("user_speech_started", speech_ms=100)
-    assert {s.id for s in sm.configuration} == {"active", "speaking"}
+    assert "speaking" in {s.id for s in sm.configuration}
     sm.send("user_speech_started", speech_ms=600)
-    assert {s.id for s in sm.configuration} == {"active", "listening"}
+    assert {"listening", "talking"} <= {s.id for s in sm.configuration}
     assert len(chart_transitions(Polite)) == len(chart_transitions(AgentChart))
 
 
@@ -162,10 +167,10 @@ def test_listener_hooks_named_after_nothing_in_the_chart_are_warned_about() -> N
         def interuption_allowed(self, speech_ms: int = 0) -> bool:  # a guard misspelled
             return False
 
-        def on_enter_on_hold(self) -> None: ...  # a state of another chart
+        def on_enter_parked(self) -> None: ...  # a state of another chart
         def on_enter_speaking(self) -> None: ...  # these name the chart's own
         def after_session_ready(self) -> None: ...
-        def reply_pending(self) -> bool:
+        def responses_settled(self) -> bool:
             return True
 
         def summary(self) -> str:  # a helper, near no name the chart uses
@@ -179,8 +184,10 @@ def test_listener_hooks_named_after_nothing_in_the_chart_are_warned_about() -> N
         "'user_speech_start'; did you mean before_user_speech_started?",
         "listener Typos.interuption_allowed is never called: AgentChart names no guard or action "
         "'interuption_allowed'; did you mean interruption_allowed?",
-        "listener Typos.on_enter_on_hold is never called: AgentChart has no state 'on_hold' (its "
-        "states: active, closed, initializing, interrupted, listening, speaking, thinking)",
+        "listener Typos.on_enter_parked is never called: AgentChart has no state 'parked' (its "
+        "states: active, away, cancel_on_arrival, cancelling, closed, expected, initializing, "
+        "interrupted, listening, no_response, no_tools, reply_owed, requested, response, "
+        "running, silent, speaking, streaming, talking, thinking, tools, turn, user)",
         "listener Typos.on_enter_speakin is never called: AgentChart has no state 'speakin'; "
         "did you mean on_enter_speaking?",
     ]
@@ -284,5 +291,7 @@ def test_a_bounded_trace_keeps_the_newest_records() -> None:
     chart = AgentChart(model=ChartActions(), listeners=[listener])
     for event in ("session_ready", "reply_requested", "user_speech_started", "reply_requested"):
         chart.send(event)
-    assert len(trace) == 3
-    assert trace.events == ["reply_requested", "user_speech_started", "reply_requested"]
+    assert len(trace) == 3  # the newest three, whatever their regions
+    assert [(r.region, r.event) for r in trace.records] == [
+        ("user", "user_speech_started"), ("turn", "user_speech_started"), ("turn", "reply_requested")
+    ]
