@@ -24,12 +24,18 @@ What keeps a session alive, and what ends it:
   header values blanked out.
 * ``reconnect()`` drops a connection that never became ready (the agent's session
   timeout); it counts as a failed attempt.
+
+``frame_tap`` (None unless a recorder sets it) sees the wire as it is: ``("open", "")`` per
+connection, ``("client", frame)`` as a frame goes out, ``("server", frame)`` as one is read,
+and ``("close", '{"code":..,"reason":..}')`` when the server closes. It never sees headers or
+the URL, so no credential reaches it; it must return at once (a recorder enqueues).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -126,6 +132,7 @@ class ReconnectingSocket:
         self.unknown_events = 0
         self.malformed_events = 0
         self.oversize_frames = 0
+        self.frame_tap: Callable[[str, str | bytes], None] | None = None
 
     # What a provider fills in -------------------------------------------------------------
     def headers(self) -> dict[str, str]:
@@ -257,6 +264,8 @@ class ReconnectingSocket:
         except TimeoutError:
             raise _HandshakeTimeout(f"no websocket handshake within {self.connect_timeout_s:g} s") from None
         self.connects += 1
+        if self.frame_tap is not None:
+            self._tap("open", "")
         if not self._planned:
             self._outbox.clear()  # frames queued while down belonged to the old connection
         # The opening goes before anything queued during a planned hand-off.
@@ -278,6 +287,8 @@ class ReconnectingSocket:
                 elif self._abandoned:  # our own close: not the server's reason, not its error
                     return "no session ready in time: connecting anew"
                 elif msg.type == aiohttp.WSMsgType.CLOSE:
+                    if self.frame_tap is not None:
+                        self._tap("close", json.dumps({"code": msg.data, "reason": self._redact(msg.extra or "")}))
                     return self.close_reason(msg.data, msg.extra or "")
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     # The error rides in the message; ws.exception() is set only on some paths.
@@ -291,6 +302,8 @@ class ReconnectingSocket:
             self._ws = None
 
     def _frame(self, data: str | bytes) -> None:
+        if self.frame_tap is not None:
+            self._tap("server", data)
         # One bad frame must not end the session: whatever a frame does to the parser or
         # the mapper, it is counted and the next frame is read.
         try:
@@ -313,9 +326,22 @@ class ReconnectingSocket:
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
             while self._outbox:
-                await ws.send_str(self._outbox.popleft())
+                frame = self._outbox.popleft()
+                if self.frame_tap is not None:  # before the send: an answer is never tapped before its cause
+                    self._tap("client", frame)
+                await ws.send_str(frame)
             self._wake.clear()
             await self._wake.wait()
+
+    def _tap(self, direction: str, data: str | bytes) -> None:
+        tap = self.frame_tap
+        if tap is None:  # callers check first (one test per frame); this is for mypy
+            return
+        try:
+            tap(direction, data)
+        except Exception as exc:  # a recorder's bug must not cost the call: it stops seeing frames
+            self.frame_tap = None
+            logger.error("the frame tap failed (%s: %s); it is detached", type(exc).__name__, _clip(str(exc)))
 
     def _redact(self, text: str) -> str:
         """``text`` with every credential this socket sends blanked out (belt and braces:

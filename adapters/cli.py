@@ -230,6 +230,25 @@ def _add_inspect(sub: Any) -> None:
     i.set_defaults(func=_inspect)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from .recording._cli import run_replay
+
+    return run_replay(args.recording, speed=args.speed, tolerance_ms=args.tolerance_ms, chart=load_chart(args.chart))
+
+
+def _add_replay(sub: Any) -> None:
+    p = sub.add_parser("replay", help="replay a recorded session against its recorded server side; "
+                       "exit 1 if the agent now behaves differently")  # fmt: skip
+    p.add_argument("recording", help="a recording (JSONL) written by a Recorder or TURNSTILE_RECORD")
+    p.add_argument("--speed", default="1",
+                   help="play the recorded pauses faster (the agent's audio still plays in real time); "
+                   "inf: no pauses (default: %(default)s)")  # fmt: skip
+    p.add_argument("--tolerance-ms", type=int, default=40,
+                   help="how far a truncation's audio_end_ms may move (default: %(default)s)")  # fmt: skip
+    p.add_argument("--chart", help="module:Class of the AgentChart subclass the session ran")
+    p.set_defaults(func=_replay)
+
+
 class _VersionAction(argparse.Action):
     """``--version``, looked up only when asked for."""
 
@@ -332,6 +351,7 @@ def parser() -> argparse.ArgumentParser:
     _add_servers(sub)
     _add_livekit(sub)
     _add_inspect(sub)
+    _add_replay(sub)
     return top
 
 
