@@ -82,6 +82,7 @@ def _demo(args: argparse.Namespace) -> int:
             scenario=scenario,
             url=args.url,
             provider_name=args.provider,
+            inspect=args.inspect,
         )
     )
 
@@ -302,6 +303,9 @@ def _add_demo(sub: Any) -> None:
     m.add_argument("--url", help="an endpoint speaking the protocol, instead of the built-in loopback "
                    "server; a key comes from OPENAI_API_KEY or GOOGLE_API_KEY, needed only off this "
                    "machine (default: the loopback server)")  # fmt: skip
+    m.add_argument("--inspect", nargs="?", const="", metavar="URL",
+                   help="watch the call in the inspector: alone, serves one here and prints its URL "
+                   "(the call starts when the page is open); with a URL, publishes to that one")  # fmt: skip
     m.set_defaults(func=_demo)
 
 

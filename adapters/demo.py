@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -31,6 +31,9 @@ from ._demo_report import Narrator, Timeline
 from .local import LocalLink, LocalRoom
 from .scenario import CallerTurn, ModelReply, Scenario, load_scenario
 from .voice import RATE
+
+if TYPE_CHECKING:
+    from .inspector._demo import DemoInspector
 
 __all__ = ["DemoFailed", "run_demo"]
 
@@ -230,11 +233,31 @@ async def run_demo(
     scenario: Scenario | None = None,
     url: str | None = None,
     provider_name: str = "openai",
+    inspect: str | None = None,
 ) -> int:
     """Run the call; 0 when it ran to the end, 130 when interrupted (files written either way).
 
+    ``inspect``: publish the call to the inspector at that URL; "" serves one here (the call
+    waits for its page to open, and it stays up after the call until Ctrl-C).
     Raises :class:`DemoFailed` when the model cannot be reached, or the call ended early.
     """
+    if inspect is None:
+        return await _run_demo(trace_path, diagram_path, wav_path, scenario, url, provider_name, None)
+    from .inspector._demo import DemoInspector
+
+    async with DemoInspector(inspect) as inspector:
+        code = await _run_demo(trace_path, diagram_path, wav_path, scenario, url, provider_name, inspector)
+        if code == 0:
+            stop = asyncio.Event()
+            with _on_interrupt(stop.set):
+                await inspector.linger(stop)
+        return code
+
+
+async def _run_demo(
+    trace_path: Path, diagram_path: Path, wav_path: Path, scenario: Scenario | None,
+    url: str | None, provider_name: str, inspector: DemoInspector | None,
+) -> int:  # fmt: skip
     if provider_name not in _KEY_ENV:
         raise DemoFailed(f"unknown provider {provider_name!r}")
     scenario = scenario if scenario is not None else load_scenario(None)
@@ -246,9 +269,13 @@ async def run_demo(
     with _on_interrupt(stop.set), _logs_on(narrator.log_handler()):
         async with contextlib.AsyncExitStack() as stack:
             provider = await _provider(stack, provider_name, url, scenario, timeline)
+            if inspector is not None and not await inspector.wait_for_page(stop):
+                return 130  # stopped before the page was opened: no call, nothing to write
             room = _Room(record=True)
             stack.push_async_callback(room.aclose)
             agent = RealtimeAgent(provider, tools=[get_weather], listeners=[timeline], trace=trace)
+            if inspector is not None:
+                inspector.attach(agent)  # closed after the agent (the page sees it end)
             stack.push_async_callback(agent.aclose)  # first: the agent lets go of the room
             narrator.attach(agent)
             caller = _Caller(room, timeline)
