@@ -1,8 +1,9 @@
 """turnstile.machine: the agent chart, its runtime, the ports adapters implement, tracing."""
 
 from ._agent import RealtimeAgent
-from ._chart import LEAF_STATES, AgentChart, ChartActions
+from ._chart import LEAF_STATES, REGIONS, AgentChart, ChartActions
 from ._chat import ChatContext, ChatMessage
+from ._derive import NewTransition, chart_definition, derive_chart
 from ._emitter import AGENT_EVENTS, EventEmitter
 from ._events import (
     AudioDelta,
@@ -48,6 +49,7 @@ __all__ = [
     "AGENT_STATE_ATTRIBUTE",
     "DEFAULT_STATE_MAP",
     "LEAF_STATES",
+    "REGIONS",
     "AgentChart",
     "AgentError",
     "AgentOptions",
@@ -66,6 +68,7 @@ __all__ = [
     "InputSpeechStopped",
     "InputTranscriptionCompleted",
     "ListenerWarning",
+    "NewTransition",
     "PathStep",
     "PlayoutHandle",
     "ProviderError",
@@ -96,6 +99,8 @@ __all__ = [
     "TranscriptSegment",
     "TransitionPath",
     "Usage",
+    "chart_definition",
     "chart_transitions",
+    "derive_chart",
     "transition_paths",
 ]

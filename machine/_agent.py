@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
+from statemachine import StateChart
+
 from ._audio_in import AudioForwarder
 from ._chart import AgentChart, events_by_state, turn_states
 from ._chat import ChatContext
@@ -37,7 +39,7 @@ class _Observer:
     def __init__(self, agent: RealtimeAgent) -> None:
         self._agent = agent
 
-    def after_transition(self, event: Any, machine: AgentChart) -> None:
+    def after_transition(self, event: Any, machine: StateChart[Any]) -> None:
         self._agent._leaf_changed(event)
 
 
@@ -55,7 +57,7 @@ class RealtimeAgent:
         tools: Iterable[Tool | Callable[..., Any]] = (),
         options: AgentOptions | None = None,
         chat_ctx: ChatContext | None = None,
-        chart: type[AgentChart] = AgentChart,
+        chart: type[StateChart[Any]] = AgentChart,
         listeners: Iterable[object] = (),
         trace: Trace | None = None,
     ) -> None:
