@@ -9,7 +9,7 @@ import pytest
 from . import _browser
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     reason = _browser.missing()
     if reason is not None:
