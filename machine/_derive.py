@@ -110,7 +110,8 @@ def chart_definition(chart: type[StateChart[Any]] = AgentChart) -> dict[str, Any
 def _find(states: dict[str, Any], state_id: str) -> dict[str, Any] | None:
     for key, definition in states.items():
         if key == state_id:
-            return definition
+            found_here: dict[str, Any] = definition
+            return found_here
         found = _find(definition.get("states", {}), state_id)
         if found is not None:
             return found
