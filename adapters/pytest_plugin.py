@@ -15,6 +15,11 @@ Installing the package registers this plugin in every pytest run of the environm
 it must never break an unrelated project: it imports nothing heavy at load, and without
 pytest-asyncio it still loads, ``scripted_provider`` still works, and the async fixtures
 fail their test with one line that says what to install.
+
+``pytest --turnstile-coverage`` reports the chart's declared transitions (every region's)
+that no traced chart took during the run; ``--turnstile-coverage-fail-under=PERCENT`` fails
+the session below that share, and ``--turnstile-coverage-diagram FILE`` draws the chart with
+what was taken laid over it. See :mod:`turnstile.machine._coverage` and ``docs/coverage.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +35,7 @@ import pytest
 
 if TYPE_CHECKING:  # imported by the fixtures: pytest start-up must not load LiveKit
     from turnstile.machine import RealtimeAgent
+    from turnstile.machine._coverage import CoverageCollector, CoverageReport
 
     from .local import LocalRoom
     from .scripted import ScriptedRealtime, ScriptedSession
@@ -143,3 +150,93 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         and not any(m.name == "asyncio" for m in getattr(obj, "pytestmark", ()))
     ):
         pytest.mark.asyncio(obj)
+
+
+# Chart coverage ------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("turnstile", "Turnstile chart coverage")
+    group.addoption(
+        "--turnstile-coverage", action="store_true", default=False,
+        help="report the declared chart transitions (every region's) no traced chart took during the run",
+    )  # fmt: skip
+    group.addoption(
+        "--turnstile-coverage-fail-under", type=float, default=None, metavar="PERCENT",
+        help="fail the session when fewer than PERCENT of the declared transitions were taken "
+        "(implies --turnstile-coverage)",
+    )  # fmt: skip
+    group.addoption(
+        "--turnstile-coverage-diagram", default=None, metavar="FILE",
+        help="draw the chart with the transitions taken laid over it (.svg, .png, .dot or .mmd; "
+        "implies --turnstile-coverage)",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    under = config.getoption("turnstile_coverage_fail_under", None)
+    diagram = config.getoption("turnstile_coverage_diagram", None)
+    if config.getoption("turnstile_coverage", False) or under is not None or diagram is not None:
+        # Imported only when asked: Turnstile's machine is not light, and most runs never ask.
+        config.pluginmanager.register(_ChartCoverage(under, diagram), "turnstile-chart-coverage")
+
+
+class _ChartCoverage:
+    """The collector for one session: started before any test, reported at the end."""
+
+    def __init__(self, fail_under: float | None, diagram: str | None) -> None:
+        from turnstile.machine._coverage import CoverageCollector
+
+        self.fail_under = fail_under
+        self.diagram = Path(diagram) if diagram else None
+        self.collector: CoverageCollector = CoverageCollector()
+        self.collector.start()
+        self.report: CoverageReport | None = None
+        self.notes: list[str] = []
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.collector.stop()
+        self.report = report = self.collector.report()
+        if self.diagram is not None:
+            self.notes += _draw(self.collector, self.diagram)
+        if self.fail_under is not None and report.percent < self.fail_under and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None:
+            return
+        terminalreporter.section("turnstile chart coverage")
+        for line in self.report.lines():
+            terminalreporter.write_line(line)
+        for note in self.notes:
+            terminalreporter.write_line(note)
+        if self.fail_under is not None:
+            percent = self.report.percent
+            if percent < self.fail_under:
+                terminalreporter.write_line(
+                    f"FAIL: chart coverage {percent:.1f}% is under --turnstile-coverage-fail-under={self.fail_under:g}",
+                    red=True,
+                )
+            else:
+                terminalreporter.write_line(f"chart coverage {percent:.1f}% reaches the required {self.fail_under:g}%")
+
+
+def _draw(collector: CoverageCollector, path: Path) -> list[str]:
+    """The busiest chart to ``path``, any other to ``path`` with its class name added."""
+    charts = collector.charts
+    if not charts:
+        return [f"no traced chart ran: {path} not written"]
+    try:
+        from turnstile.diagrams import RenderError, render
+    except ImportError as exc:  # graphviz's Python package is an optional extra
+        return [f"cannot draw {path}: {exc}"]
+    notes = []
+    for i, chart in enumerate(charts):
+        out = path if i == 0 else path.with_name(f"{path.stem}.{chart.__name__}{path.suffix}")
+        try:
+            render(out, chart=chart, trace=collector.trace(chart))
+        except (RenderError, OSError, ValueError) as exc:  # no Graphviz, a bad suffix, a path not writable
+            notes.append(f"cannot draw {out}: {exc}")
+        else:
+            notes.append(f"chart coverage of {chart.__name__} drawn in {out}")
+    return notes

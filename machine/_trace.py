@@ -90,10 +90,10 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 # The chart's regions, read once per chart class ---------------------------------------
 
 
-def _walk(states: Iterable[Any]) -> Iterator[Any]:
+def walk_states(states: Iterable[Any]) -> Iterator[Any]:
     for state in states:  # document order: a state before its children
         yield state
-        yield from _walk(state.states)
+        yield from walk_states(state.states)
 
 
 def _initial_leaf(state: Any) -> str:
@@ -106,7 +106,7 @@ class _Shape:
     """Where each state of one chart class lies, so a record costs dict look-ups, not walks."""
 
     def __init__(self, chart: type[Any]) -> None:
-        states = list(_walk(chart.states))
+        states = list(walk_states(chart.states))
         self.regions = tuple(str(s.id) for s in states if s.parent is not None and s.parent.parallel)
         self.main = self.regions[0] if self.regions else MAIN_REGION
         # A state's region is the innermost one holding it; a state outside every region
