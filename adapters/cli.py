@@ -234,7 +234,8 @@ def _add_inspect(sub: Any) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from .recording._cli import run_replay
 
-    return run_replay(args.recording, speed=args.speed, tolerance_ms=args.tolerance_ms, chart=load_chart(args.chart))
+    return run_replay(args.recording, speed=args.speed, tolerance_ms=args.tolerance_ms, chart=load_chart(args.chart),
+                      record_to=args.record_to)  # fmt: skip
 
 
 def _add_replay(sub: Any) -> None:
@@ -247,6 +248,8 @@ def _add_replay(sub: Any) -> None:
     p.add_argument("--tolerance-ms", type=int, default=40,
                    help="how far a truncation's audio_end_ms may move (default: %(default)s)")  # fmt: skip
     p.add_argument("--chart", help="module:Class of the AgentChart subclass the session ran")
+    p.add_argument("--record-to", metavar="FILE",
+                   help="record the replay itself: after a fix, the new recording to keep")  # fmt: skip
     p.set_defaults(func=_replay)
 
 

@@ -29,9 +29,15 @@ def _number(text: str) -> float | None:
         return None
 
 
-def run_replay(path: str, *, speed: str = "1", tolerance_ms: int = DEFAULT_TOLERANCE_MS, chart: Any = None) -> int:
+def run_replay(
+    path: str, *, speed: str = "1", tolerance_ms: int = DEFAULT_TOLERANCE_MS, chart: Any = None,
+    record_to: str | None = None,
+) -> int:  # fmt: skip
     """Replay, print the report; 0 when the replay took the recorded path, 1 when not."""
-    rep = Replay(path, speed=_speed(speed), tolerance_ms=tolerance_ms, chart=chart)  # a bad file: one line, from here
+    # A bad file is one line, raised from here (RecordingError is a ValueError).
+    rep = Replay(path, speed=_speed(speed), tolerance_ms=tolerance_ms, chart=chart, record_to=record_to)
     result = asyncio.run(rep.run())
     print(result.report())
+    if record_to is not None:
+        print(f"the replay is recorded in {record_to}")
     return 0 if result.same else 1

@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from turnstile.machine import AgentChart, AgentOptions, ChatContext, ChatMessage, RealtimeAgent
+from turnstile.machine import AgentChart, AgentOptions, ChatContext, ChatMessage, RealtimeAgent, Trace
 
 from ._agent_view import current_heard_ms
+from ._attach import attach_recorder
 from ._compare import DEFAULT_TOLERANCE_MS, control_frames, diff_controls, diff_traces
 from ._conductor import Conductor
 from ._format import Recording, RecordingError
 from ._replay_server import ReplayServer
 from ._replay_tools import replay_tools
 from ._script import build_steps
+from ._writer import Recorder
 
 __all__ = ["Replay", "ReplayResult", "replay"]
 
@@ -42,6 +44,8 @@ class ReplayResult:
     stopped: str | None = None
     transitions: int = 0
     controls: int = 0
+    trace: Trace = field(default_factory=Trace)
+    """The replayed agent's transitions, to assert on (``result.trace.assert_never(...)``)."""
 
     @property
     def same(self) -> bool:
@@ -72,6 +76,7 @@ class Replay:
         speed: float = 1.0,
         tolerance_ms: int = DEFAULT_TOLERANCE_MS,
         wait_s: float = 10.0,
+        record_to: str | Path | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed={speed!r}: must be above 0 (inf: no recorded pauses at all)")
@@ -80,6 +85,9 @@ class Replay:
         self.speed = speed
         self.tolerance_ms = tolerance_ms
         self.wait_s = wait_s
+        self.record_to = record_to
+        """Where the replay itself is recorded (the recording's audio and redaction
+        options): after a fix, the new expectation to keep."""
 
     def assert_same(self) -> ReplayResult:
         try:
@@ -107,6 +115,7 @@ class Replay:
             result.notes.append("the recording stopped recording frames at its size bound: replaying what it has")
         async with ReplayServer() as server:
             agent, room = self._agent(server)
+            recorder = self._recorder(agent)
             conductor = Conductor(
                 build_steps(rec), server, speed=self.speed, wait_s=self.wait_s,
                 app=lambda call: _app_call(agent, call), heard_ms=lambda: current_heard_ms(agent),
@@ -119,6 +128,9 @@ class Replay:
             finally:
                 await agent.aclose()
                 await room.aclose()
+                if recorder is not None:
+                    await recorder.aclose()
+            result.trace = agent.trace
             replayed = [r.model_dump(mode="json") for r in agent.trace.records]
             frames = [(c.number, f.text) for c in server.connections for f in c.received]
         recorded_controls = control_frames((int(f["conn"]), f["text"]) for f in rec.frames("client"))
@@ -145,6 +157,15 @@ class Replay:
             chart=self.chart, listeners=[_Changes(self._changed)],
         )  # fmt: skip
         return agent, room
+
+    def _recorder(self, agent: RealtimeAgent) -> Recorder | None:
+        if self.record_to is None:
+            return None
+        header = self.recording.header
+        redact = header.get("redacted") or ()
+        if header.get("audio") == "strip":
+            return attach_recorder(agent, Recorder(self.record_to, audio="strip", redact=redact))
+        return attach_recorder(agent, Recorder(self.record_to, redact=redact))
 
     async def _settle(self, agent: RealtimeAgent, server: ReplayServer) -> None:
         """After the script: wait for the agent to take as many transitions as recorded

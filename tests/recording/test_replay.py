@@ -4,6 +4,7 @@ messages; an edited recording is caught."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,9 @@ def _without_barge_in(src: Path, dst: Path) -> None:
 def test_an_edited_recording_diverges_and_the_command_says_how(
     ga_recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edited = tmp_path / "edited.jsonl"
+    edited, kept = tmp_path / "edited.jsonl", tmp_path / "kept.jsonl"
     _without_barge_in(ga_recording, edited)
-    assert main(["replay", str(edited), "--speed", "inf"]) == 1
+    assert main(["replay", str(edited), "--speed", "inf", "--record-to", str(kept)]) == 1
     out = capsys.readouterr().out
     assert "DIVERGED" in out
     transitions, controls = out.split("control messages")
@@ -62,6 +63,9 @@ def test_an_edited_recording_diverges_and_the_command_says_how(
     assert "differ" in transitions and "- user_speech_started" in transitions
     # ...and the agent never sent the cancel the recording holds, nor what followed it.
     assert "- [1] response.cancel" in controls and "- [1] conversation.item.delete" in controls
+    # The replay, recorded, is the new expectation: it replays the same (from synchronous code).
+    result = replay(kept, speed=math.inf).assert_same()
+    assert result.trace.final_state == "closed" and "response_stalled" in result.trace.events
 
 
 @pytest.mark.parametrize(
