@@ -7,40 +7,16 @@ to a real inspector server; headless Chromium shows the page.
 
 from __future__ import annotations
 
-import numpy as np
-
 from turnstile.adapters.inspector import InspectorServer, attach_inspector
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai import OpenAIRealtime
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
-from turnstile.adapters.scenario import CallerTurn, Scenario
 from turnstile.machine import RealtimeAgent
 
-from .._util import wait_until
 from ._browser import Page
-
-RATE = 24000
-
-# The demo call, shortened: a greeting, a question answered through a tool, a barge-in.
-SCENARIO = Scenario.model_validate({"steps": [
-    {"role": "model", "transcript": "Hi, how can I help?"},
-    {"role": "caller", "transcript": "Weather in Paris?"},
-    {"role": "model", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
-    {"role": "model", "transcript": "It is sunny in Paris, a lovely day for a long walk by the river."},
-    {"role": "caller", "transcript": "And tomorrow?", "barge_in_after_ms": 1000},
-    {"role": "model", "transcript": "Cloudy."},
-]})  # fmt: skip
+from ._call import RATE, SCENARIO, barge_in_call, get_weather
 
 HIGHLIGHTED = "return [...document.querySelectorAll('#chart g.node.current title')].map(t => t.textContent)"
-
-
-def get_weather(city: str) -> str:
-    return f"sunny in {city}"
-
-
-async def say(room: LocalRoom, turn: CallerTurn) -> None:
-    pcm = np.frombuffer(turn.audio(), np.int16)
-    await room.caller.say(np.concatenate([pcm, np.zeros(RATE, np.int16)]).tobytes())
 
 
 async def highlighted_is(page: Page, state: str, timeout: float = 15.0) -> None:
@@ -61,37 +37,23 @@ def turn_states(history: list[str], path: list[str]) -> list[str]:
 
 
 async def test_the_page_follows_a_live_call_through_the_chart(page: Page) -> None:
-    scenario = SCENARIO
-    question, barge_in = scenario.steps[1], scenario.steps[4]
-    assert isinstance(question, CallerTurn) and isinstance(barge_in, CallerTurn)
     spoken: list[str] = []
-    async with InspectorServer() as inspector, OpenAIRealtimeServer(scenario) as model:
+    expected = {"listening": "listening", "greeting": "speaking", "greeted": "listening", "done": "listening"}
+
+    async def step(name: str) -> None:
+        if name == "listening":
+            await page.until("return document.querySelector('#live-sessions [data-session]')", "the live session")
+        await highlighted_is(page, expected[name])
+        if name == "greeting":
+            await page.screenshot("live-speaking")
+
+    async with InspectorServer() as inspector, OpenAIRealtimeServer(SCENARIO) as model:
         room = LocalRoom(caller_sample_rate=RATE)
         agent = RealtimeAgent(OpenAIRealtime(api_key="sk-loopback", url=model.url), tools=[get_weather])
-        for name in ("agent_speech_committed", "agent_speech_interrupted"):
-            agent.on(name, spoken.append)
         publisher = attach_inspector(agent, inspector.publish_url, room="demo-room")
         await page.open(inspector.url)
         try:
-            await agent.start(room)
-            await agent.wait_for_state("listening", timeout=10)
-            await page.until("return document.querySelector('#live-sessions [data-session]')", "the live session")
-            await highlighted_is(page, "listening")
-            agent.generate_reply()  # the greeting
-            await agent.wait_for_state("speaking", timeout=10)
-            await highlighted_is(page, "speaking")
-            await page.screenshot("live-speaking")
-            await wait_until(lambda: len(spoken) == 1, timeout=15)
-            await agent.wait_for_state("listening")
-            await highlighted_is(page, "listening")
-            before = room.speaker.heard_samples  # the greeting's
-            await say(room, question)
-            await agent.wait_for_state("speaking", timeout=15)  # after the tool
-            await wait_until(lambda: room.speaker.heard_samples - before > RATE, timeout=15)
-            await say(room, barge_in)
-            await wait_until(lambda: len(spoken) == 3, timeout=20)  # the recovered reply
-            await agent.wait_for_state("listening", timeout=15)
-            await highlighted_is(page, "listening")
+            await barge_in_call(agent, room, spoken, step)
 
             # The barge-in is on the timeline, with where the reply was cut.
             cut = spoken[1].removesuffix("...")
