@@ -19,7 +19,7 @@ fail their test with one line that says what to install.
 ``pytest --turnstile-coverage`` reports the chart's declared transitions (every region's)
 that no traced chart took during the run; ``--turnstile-coverage-fail-under=PERCENT`` fails
 the session below that share, and ``--turnstile-coverage-diagram FILE`` draws the chart with
-what was taken laid over it. See :mod:`turnstile.machine._coverage` and ``docs/coverage.md``.
+what was taken laid over it. See ``docs/guides/coverage.md``.
 """
 
 from __future__ import annotations
