@@ -63,6 +63,11 @@ async def test_a_trace_file_loads_and_the_scrubber_moves_through_it(page: Page, 
         counts = await page.js("return [...document.querySelectorAll('#chart g.edge.taken')].length")
         assert counts >= 4  # every transition of the file is drawn on its edge
         await page.screenshot("offline-trace")
+        # A click shows the chart at its own size (a chart with regions is small when fitted).
+        await page.js("document.getElementById('chart').click()")
+        size = await page.js("const s = document.querySelector('#chart svg'); return [s.style.width, s.dataset.width]")
+        assert size[0] and size[0] == size[1], size
+        await page.screenshot("offline-trace-actual-size")
 
 
 async def test_the_page_and_its_files_are_served_without_the_internet() -> None:

@@ -13,6 +13,9 @@ export function cleanSvg(text) {
       if (/^on/i.test(attr.name) || /href$/i.test(attr.name)) el.removeAttribute(attr.name);
     }
   }
+  // Fitted to the box by default; its own size is kept for "actual size".
+  svg.dataset.width = svg.getAttribute("width") ?? "";
+  svg.dataset.height = svg.getAttribute("height") ?? "";
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   return document.importNode(svg, true);

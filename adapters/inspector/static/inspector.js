@@ -232,6 +232,14 @@ $("scrubber").addEventListener("input", (ev) => {
   timeline.follow = true;
   schedule();
 });
+// A chart with several regions is small when fitted: a click shows it at its own size.
+$("chart").addEventListener("click", () => {
+  const svg = $("chart").querySelector("svg");
+  if (!svg) return;
+  const actual = $("chart").classList.toggle("actual");
+  svg.style.width = actual ? svg.dataset.width : "";
+  svg.style.height = actual ? svg.dataset.height : "";
+});
 $("follow").addEventListener("click", () => { state.scrub = null; schedule(); });
 setInterval(renderSessions, 1000); // "for 12s" moves on
 connect();
