@@ -98,6 +98,13 @@ class Recorder:
     def __repr__(self) -> str:
         return f"Recorder({str(self.path or self.target)!r}, audio={self.audio!r}, frames={self.frames})"
 
+    def attach(self, agent: Any) -> Recorder:
+        """Record ``agent``'s session (``attach_recorder(agent, self)``): what an agent
+        given ``recorder=`` calls, without the core importing this package."""
+        from ._attach import attach_recorder
+
+        return attach_recorder(agent, self)
+
     def now(self) -> float:
         return round(time.monotonic() - self._t0, 6)
 

@@ -66,7 +66,10 @@ async def record_call(path: Path, provider_name: str, dialect: str = "ga", **rec
             provider = OpenAIRealtime(api_key=OPENAI_KEY, url=server.url, dialect=dialect, backoff_base_s=0.05)
         room = LocalRoom(caller_sample_rate=RATE)
         agent = RealtimeAgent(provider, tools=[get_weather])
-        rec = attach_recorder(agent, Recorder(path, **recorder))
+        # Both ways of attaching: the function, and the method an agent's recorder= would call.
+        rec = attach_recorder(agent, Recorder(path, **recorder)) if provider_name == "openai" else Recorder(
+            path, **recorder
+        ).attach(agent)
         try:
             await _converse(agent, room, replies=2 if provider_name == "gemini" else 3)
         finally:

@@ -87,3 +87,17 @@ def test_a_missing_or_malformed_recording_is_one_line(
     assert main(["replay", str(path)]) == 1
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_barge_in_lands_where_the_audio_was_heard_not_when_its_frame_came(ga_recording: Path, tmp_path: Path) -> None:
+    # The frame that caused the barge-in arrived half a second later than the heard
+    # position says (a slow network, a busy loop): the replay cuts the audio where the
+    # listener was, which is what the recorded truncation says.
+    lines = ga_recording.read_text(encoding="utf-8").splitlines(keepends=True)
+    barge_in = [i for i, line in enumerate(lines) if "input_audio_buffer.speech_started" in line][1]
+    frame = json.loads(lines[barge_in])
+    frame["t"] += 0.5
+    lines[barge_in] = json.dumps(frame) + "\n"
+    late = tmp_path / "late.jsonl"
+    late.write_text("".join(lines), encoding="utf-8")
+    replay(late, speed=math.inf).assert_same()
