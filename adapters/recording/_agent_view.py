@@ -3,7 +3,8 @@
 The heard position of the agent's audio is the runtime's (its player's): no event carries
 it. These reads are the only place this package looks inside the agent; each is defensive
 (a renamed attribute yields None, never an error), so a change in the runtime costs a
-recording its heard positions, not the call. See the report in docs/recording.md.
+recording its heard positions, not the call. A public accessor in the agent (or the heard
+position carried by ``agent_stopped_speaking``) would replace them.
 """
 
 from __future__ import annotations

@@ -151,3 +151,15 @@ def test_bad_recorder_options_are_refused() -> None:
         Recorder("x.jsonl", max_bytes=0)
 
 
+
+
+async def test_a_binary_frame_is_kept_as_base64_and_read_back_as_its_text(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "r.jsonl", audio="strip")
+    recorder.start({"provider": "gemini"})
+    recorder.tap("open", "")
+    recorder.tap("server", b'{"setupComplete":{}}')  # Gemini's service sends JSON in binary frames
+    await recorder.aclose()
+    frame = next(x for x in _lines(tmp_path / "r.jsonl") if x["kind"] == "frame")
+    assert "text" not in frame and base64.b64decode(str(frame["binary"])) == b'{"setupComplete":{}}'
+    rec = Recording.load(tmp_path / "r.jsonl")
+    assert [f["text"] for f in rec.frames("server")] == ['{"setupComplete":{}}']
