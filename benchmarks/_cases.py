@@ -18,7 +18,9 @@ from statemachine import StateChart, StateMachine
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scripted import ScriptedRealtime
 from turnstile.machine import AgentChart, ChartActions, RealtimeAgent, Trace
+from turnstile.machine._chart import turn_states
 
+from ._chart_v1 import AgentChartV1, V1Actions
 from ._dispatch import Driver, Step
 from ._quietroom import QuietRoom
 from ._shapes import (
@@ -40,9 +42,11 @@ EVENT_NAMES = [name for name, _ in CYCLE]
 
 
 def _chart_leaf(chart: StateChart[Any]) -> Callable[[], str]:
+    turn = turn_states(chart)  # the main region's states (all of them without regions)
+
     def leaf() -> str:
         for state in chart.configuration:
-            if state.is_atomic:
+            if state.id in turn:
                 return str(state.id)
         return "?"
 
@@ -169,6 +173,10 @@ async def build_drivers(stack: contextlib.AsyncExitStack) -> list[Driver]:
     return [
         _chart_driver(
             BASELINE, "AgentChart + ChartActions(), send()", "a", AgentChart(model=ChartActions())
+        ),
+        _chart_driver(
+            "a_v1", "AgentChart before regions (one region) + its neutral actions, send()", "a",
+            AgentChartV1(model=V1Actions()),
         ),
         _traced_driver(),
         await _started_agent_driver(

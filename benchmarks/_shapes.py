@@ -34,8 +34,10 @@ CYCLE: tuple[Event, ...] = (
     ("audio_started", {"item_id": "item_a", "content_index": 0, "response_id": "resp_a"}),
     # speaking -> interrupted, then the eventless interrupted -> listening: two transitions.
     ("user_speech_started", {"speech_ms": 0}),
+    ("response_done", {}),  # the cancelled response's end
     ("response_started", {}),
     ("audio_started", {"item_id": "item_b", "content_index": 0, "response_id": "resp_b"}),
+    ("response_done", {}),  # the model is done; the room still plays
     ("playout_done", {}),
 )
 
@@ -43,7 +45,9 @@ EXPECTED_LEAVES: tuple[str, ...] = (
     "thinking",
     "speaking",
     "listening",
+    "listening",
     "thinking",
+    "speaking",
     "speaking",
     "listening",
 )
@@ -104,7 +108,7 @@ def flat_statemachine(base: type[StateChart[Any]]) -> type[StateChart[Any]]:
         "audio_started": thinking.to(speaking) | _stay(speaking),
         "text_response": thinking.to(listening),
         "tool_calls": listening.to(thinking) | _stay(thinking) | _stay(speaking),
-        "response_done": thinking.to(listening),
+        "response_done": thinking.to(listening) | _stay(listening) | _stay(speaking),
         "playout_done": speaking.to(listening),
     }
     interrupted.to(listening)  # eventless, as in the chart
@@ -150,6 +154,8 @@ def transitions_machine() -> Machine:
             t("tool_calls", "thinking", None),
             t("tool_calls", "speaking", None),
             t("response_done", "thinking", "listening"),
+            t("response_done", "listening", None),
+            t("response_done", "speaking", None),
             t("playout_done", "speaking", "listening"),
         ],
         initial="initializing",

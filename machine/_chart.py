@@ -21,6 +21,9 @@ import logging
 from typing import Any
 
 from statemachine import State, StateChart
+from statemachine.engines.sync import SyncEngine
+
+from ._engine import IndexedEngine
 
 __all__ = [
     "LEAF_STATES",
@@ -42,6 +45,11 @@ class AgentChart(StateChart["ChartActions"]):
     # Events no active state handles are dropped, not raised: a late provider event
     # (audio of a cancelled response, anything after close) is a fact to ignore.
     allow_event_without_transition = True
+
+    def _get_engine(self) -> Any:
+        # The same engine, with each state's transitions per event looked up once (_engine).
+        engine = super()._get_engine()  # type: ignore[no-untyped-call]
+        return IndexedEngine(self) if type(engine) is SyncEngine else engine
 
     class active(State.Parallel):
         class turn(State.Compound):
