@@ -103,7 +103,14 @@ async def test_a_dropped_socket_reconnects_replays_and_listens_again() -> None:
         await call.agent.wait_for_state("speaking", timeout=10)
         await call.agent.wait_for_state("initializing", timeout=10)
         await call.agent.wait_for_state("listening", timeout=10)
-        assert len(server.connections) == 2
+        # Once, or twice on a loaded machine: a drop before the room played any of the
+        # answer leaves the reply owed (nothing heard), it is asked again, and the
+        # scenario's step (with its fault) plays again; once heard, never asked again.
+        owed = any(r.region == "tools" and r.event == "session_lost" for r in call.agent.trace.records)
+        if owed:
+            await wait_until(lambda: len(server.connections) == 3 and call.agent.state == "listening",
+                             timeout=10)
+        assert len(server.connections) == (3 if owed else 2)
         replayed = server.received[1]
         assert replayed[0].type == "session.update"
         assert any(e.type == "conversation.item.create" and e.item.content[0].text == "remember me"
