@@ -309,6 +309,7 @@ def _add_demo(sub: Any) -> None:
     m.add_argument("--inspect", nargs="?", const="", metavar="URL",
                    help="watch the call in the inspector: alone, serves one here and prints its URL "
                    "(the call starts when the page is open); with a URL, publishes to that one")  # fmt: skip
+    _add_observers(m, inspect=False)  # the demo's --inspect serves a page of its own
     m.set_defaults(func=_demo)
 
 
@@ -335,6 +336,7 @@ def _add_livekit(sub: Any) -> None:
     r.add_argument("--room", required=True, help="the room to join")
     r.add_argument("--participant", help="the identity to talk to (default: the first to join)")
     r.add_argument("--identity", help="the agent's identity (default: turnstile-agent-<random>)")
+    _add_observers(r, inspect=True)
     r.set_defaults(func=_run)
 
     w = sub.add_parser("worker", help="run the agent under livekit-agents' worker ([worker] extra)")
@@ -345,8 +347,26 @@ def _add_livekit(sub: Any) -> None:
     w.add_argument("--executor", choices=["process", "thread"], default="process",
                    help="a process per call, or every call a thread of one process: denser, but "
                    "one call's crash or leak reaches all (default: %(default)s)")  # fmt: skip
+    _add_observers(w, inspect=True)
     w.add_argument("agent_args", nargs=argparse.REMAINDER, help="livekit-agents' command: start, dev, ...")
     w.set_defaults(func=_worker)
+
+
+def _add_observers(p: argparse.ArgumentParser, *, inspect: bool) -> None:
+    p.add_argument("--record", metavar="DIR", help="record each session into DIR, one file per "
+                   "session, for `turnstile replay` (as TURNSTILE_RECORD=DIR)")  # fmt: skip
+    if inspect:
+        p.add_argument("--inspect", metavar="URL", help="publish each session to the inspector at "
+                       "URL (`turnstile inspect` prints it; as TURNSTILE_INSPECT=URL)")  # fmt: skip
+
+
+def _export_observers(args: argparse.Namespace) -> None:
+    # Through the environment, so that every agent the command makes (a worker's jobs, in
+    # processes of their own, too) records and publishes without being told twice.
+    if getattr(args, "record", None):
+        os.environ["TURNSTILE_RECORD"] = args.record
+    if args.command in ("run", "worker") and getattr(args, "inspect", None):
+        os.environ["TURNSTILE_INSPECT"] = args.inspect
 
 
 def parser() -> argparse.ArgumentParser:
@@ -364,6 +384,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _export_observers(args)
     return run_guarded(f"turnstile {args.command}", lambda: int(args.func(args)))
 
 

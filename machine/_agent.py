@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -60,6 +61,9 @@ class RealtimeAgent:
         chart: type[StateChart[Any]] = AgentChart,
         listeners: Iterable[object] = (),
         trace: Trace | None = None,
+        recorder: Any = None,
+        inspector: str | None = None,
+        inspector_transcripts: bool = True,
     ) -> None:
         warm_models()  # once per process: validators the first call's events need
         self.provider = provider
@@ -103,6 +107,22 @@ class RealtimeAgent:
         self._waiter: asyncio.Event | None = None
         self._started = False
         self._released = False
+        # Observers, attached last (they read the chart and the trace): a recorder (anything
+        # with attach(agent) -> an object with aclose(), e.g. turnstile.adapters.recording
+        # .Recorder; TURNSTILE_RECORD=DIR gives one), and the live inspector (a URL, or
+        # TURNSTILE_INSPECT). The core imports the adapters only when one is asked for.
+        self._observers: list[Any] = []
+        if recorder is None and os.environ.get("TURNSTILE_RECORD"):
+            from turnstile.adapters.recording import recorder_from_env
+
+            recorder = recorder_from_env()
+        if recorder is not None:
+            self._observers.append(recorder.attach(self))
+        inspect_url = inspector if inspector is not None else os.environ.get("TURNSTILE_INSPECT")
+        if inspect_url:
+            from turnstile.adapters.inspector import attach_inspector
+
+            self._observers.append(attach_inspector(self, inspect_url, transcripts=inspector_transcripts))
 
     # Public API -----------------------------------------------------------------------
     @property
@@ -219,6 +239,11 @@ class RealtimeAgent:
         if self._link is not None:
             with contextlib.suppress(Exception):
                 await self._link.aclose()
+        for observer in self._observers:  # last: they write what the chart ended with
+            try:
+                await observer.aclose()
+            except Exception as exc:  # an observer never fails the agent's close
+                logger.warning("could not close %s: %s", type(observer).__name__, exc)
 
     async def wait_for_state(self, state: str, timeout: float = 5.0) -> None:
         """Wait until the chart is in ``state`` (a test helper and a user's convenience)."""

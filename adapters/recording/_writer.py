@@ -73,6 +73,8 @@ class Recorder:
         if any(not isinstance(p, str) or not p or "" in p.split(".") for p in paths):
             raise ValueError(f"Recorder: redact={paths!r}: each must be a dotted path such as 'item.output'")
         self.target = Path(target)
+        # Path("rec/") is Path("rec"): a trailing separator asks for a directory, kept here.
+        self._into_dir = str(target).endswith(("/", "\\"))
         self.audio: AudioMode = audio
         self.redact = paths
         self._redact = tuple(tuple(p.split(".")) for p in paths)
@@ -113,7 +115,7 @@ class Recorder:
         """Queue the header: the first line. Picks the file name for a directory target."""
         if self.path is not None:
             raise RuntimeError("this recorder already records a session; use one Recorder per session")
-        if self.target.is_dir() or str(self.target).endswith(("/", "\\")):
+        if self.target.is_dir() or self._into_dir:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
             self.path = self.target / f"{stamp}-{header.get('provider', 'session')}-{uuid.uuid4().hex[:8]}.jsonl"
         else:
