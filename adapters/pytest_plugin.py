@@ -167,6 +167,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(implies --turnstile-coverage)",
     )  # fmt: skip
     group.addoption(
+        "--turnstile-coverage-chart", action="append", default=[], metavar="NAME",
+        help="count only this chart class (AgentChart, or module.ClassName); repeatable; every chart by default",
+    )  # fmt: skip
+    group.addoption(
         "--turnstile-coverage-diagram", default=None, metavar="FILE",
         help="draw the chart with the transitions taken laid over it (.svg, .png, .dot or .mmd; "
         "implies --turnstile-coverage)",
@@ -176,20 +180,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     under = config.getoption("turnstile_coverage_fail_under", None)
     diagram = config.getoption("turnstile_coverage_diagram", None)
-    if config.getoption("turnstile_coverage", False) or under is not None or diagram is not None:
+    only: list[str] = config.getoption("turnstile_coverage_chart", None) or []
+    if config.getoption("turnstile_coverage", False) or under is not None or diagram is not None or only:
         # Imported only when asked: Turnstile's machine is not light, and most runs never ask.
-        config.pluginmanager.register(_ChartCoverage(under, diagram), "turnstile-chart-coverage")
+        config.pluginmanager.register(_ChartCoverage(under, diagram, only), "turnstile-chart-coverage")
 
 
 class _ChartCoverage:
     """The collector for one session: started before any test, reported at the end."""
 
-    def __init__(self, fail_under: float | None, diagram: str | None) -> None:
+    def __init__(self, fail_under: float | None, diagram: str | None, only: list[str]) -> None:
         from turnstile.machine._coverage import CoverageCollector
 
         self.fail_under = fail_under
         self.diagram = Path(diagram) if diagram else None
-        self.collector: CoverageCollector = CoverageCollector()
+        self.collector: CoverageCollector = CoverageCollector(only)
         self.collector.start()
         self.report: CoverageReport | None = None
         self.notes: list[str] = []
@@ -231,8 +236,16 @@ def _draw(collector: CoverageCollector, path: Path) -> list[str]:
     except ImportError as exc:  # graphviz's Python package is an optional extra
         return [f"cannot draw {path}: {exc}"]
     notes = []
+    used: set[str] = set()
     for i, chart in enumerate(charts):
-        out = path if i == 0 else path.with_name(f"{path.stem}.{chart.__name__}{path.suffix}")
+        # Test modules may each declare a chart of the same name: the later ones are qualified.
+        name = chart.__name__
+        if name in used:
+            name = f"{chart.__module__}.{chart.__qualname__}".replace("<locals>.", "")
+        if name in used:
+            name = f"{name}.{i}"
+        used.add(name)
+        out = path if i == 0 else path.with_name(f"{path.stem}.{name}{path.suffix}")
         try:
             render(out, chart=chart, trace=collector.trace(chart))
         except (RenderError, OSError, ValueError) as exc:  # no Graphviz, a bad suffix, a path not writable

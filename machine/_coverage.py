@@ -15,6 +15,7 @@ transition took at all leaves no record, so "false never seen" is an upper bound
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,9 +189,14 @@ def _tried_before(chart: type[Any], leaf: str, event: str | None, taken: Any) ->
 
 
 class CoverageCollector:
-    """Counts the transitions every traced chart takes while started (not thread-safe)."""
+    """Counts the transitions every traced chart takes while started (not thread-safe).
 
-    def __init__(self) -> None:
+    ``only`` names the chart classes to report (``AgentChart`` or ``module.Qualified.Name``;
+    every class that ran when empty), so toy charts of a test suite do not weigh in its share.
+    """
+
+    def __init__(self, only: Iterable[str] = ()) -> None:
+        self._only = frozenset(only)
         self._counts: Counter[_Key] = Counter()
         self._previous: Collector | None = None
 
@@ -210,7 +216,10 @@ class CoverageCollector:
         records: Counter[type[Any]] = Counter()
         for key, n in self._counts.items():
             records[key[0]] += n
-        return [chart for chart, _ in records.most_common()]
+        return [chart for chart, _ in records.most_common() if self._chosen(chart)]
+
+    def _chosen(self, chart: type[Any]) -> bool:
+        return not self._only or not self._only.isdisjoint({chart.__name__, f"{chart.__module__}.{chart.__qualname__}"})
 
     def report(self) -> CoverageReport:
         return CoverageReport(tuple(self._chart(chart) for chart in self.charts))

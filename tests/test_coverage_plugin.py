@@ -177,3 +177,42 @@ def test_a_run_with_no_traced_chart_reports_so(tmp_path: Path) -> None:
     report = CoverageCollector().report()
     assert report.lines() == ["no traced chart ran"]
     assert report.percent == 0.0  # nothing exercised is nothing covered: fail-under fails
+
+
+def _gate_named_like_the_other() -> type[Gate]:
+    class Gate(globals()["Gate"]):  # type: ignore[misc,valid-type]  # same name, another class
+        pass
+
+    return Gate
+
+
+def test_only_the_charts_named_are_counted() -> None:
+    other = _gate_named_like_the_other()
+    collector = CoverageCollector(only=["Lamp", f"{__name__}.Gate"])
+    collector.start()
+    try:
+        Gate(False, listeners=[Trace().listener()]).send("pass_")
+        other(False, listeners=[Trace().listener()]).send("pass_")
+    finally:
+        collector.stop()
+    assert collector.charts == [Gate]  # by its qualified name: the subclass of that name is not
+    assert CoverageCollector(only=["Gate"]).charts == []
+
+
+def test_charts_of_the_same_name_are_drawn_to_files_of_their_own(tmp_path: Path) -> None:
+    from turnstile.adapters.pytest_plugin import _draw
+
+    collector = CoverageCollector()
+    collector.start()
+    try:
+        for chart in (Gate, Gate, _gate_named_like_the_other()):  # Gate busiest: drawn first
+            chart(True, listeners=[Trace().listener()]).send("pass_")
+    finally:
+        collector.stop()
+    second = tmp_path / "gate.tests.test_coverage_plugin._gate_named_like_the_other.Gate.mmd"
+    assert _draw(collector, tmp_path / "gate.mmd") == [
+        f"chart coverage of Gate drawn in {tmp_path / 'gate.mmd'}",
+        f"chart coverage of Gate drawn in {second}",
+    ]
+    assert re.search(r"closed --> open\s*:\s*pass_ \[paid\] ×2\n", (tmp_path / "gate.mmd").read_text())
+    assert re.search(r"closed --> open\s*:\s*pass_ \[paid\] ×1\n", second.read_text())
