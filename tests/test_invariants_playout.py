@@ -28,7 +28,7 @@ from turnstile.machine._playout import FRAME_MS, Player
 
 from ._util import wait_until
 from .test_player import RATE, RecordingOutput
-from .test_properties import CountingRoom, CountingSpeaker
+from ._property_world import CountingRoom, CountingSpeaker
 
 FRAME = RATE * FRAME_MS // 1000
 
