@@ -31,6 +31,10 @@ class PlayoutHandle:
 
     __slots__ = (
         "_chunks",
+        "_pad",
+        "_pending",
+        "_tail",
+        "_tail_bytes",
         "_text",
         "content_index",
         "finished",
@@ -41,6 +45,7 @@ class PlayoutHandle:
         "pushed_samples",
         "received_samples",
         "response_id",
+        "started",
     )
 
     def __init__(self, item_id: str, content_index: int, response_id: str) -> None:
@@ -54,6 +59,14 @@ class PlayoutHandle:
         self.interrupted = False
         self.finished = False
         self._chunks: deque[bytes] = deque()
+        self._pending = bytearray()
+        """Taken from the chunks, not yet written (less than a frame, or the next write)."""
+        self._tail: deque[bytes] = deque()
+        self._tail_bytes = 0
+        self._pad = 0
+        """The last writes, kept while the room may still hold them: a pause puts back
+        what was written and not heard, so the resume repeats nothing and loses nothing."""
+        self.started = False
         self._text: list[str] = []
 
     def add_text(self, delta: str) -> None:
@@ -90,6 +103,7 @@ class Player:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.paused = False
         self.write_errors = 0
         """Writes the room refused (each logged): their audio was skipped."""
 
@@ -127,7 +141,7 @@ class Player:
             handle.finished = True
             return handle
         self._queue.append(handle)
-        if self._task is None or self._task.done():
+        if not self.paused and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._run(), name="playout")
         self._wake.set()
         return handle
@@ -164,6 +178,7 @@ class Player:
             self._task.cancel()
             self._task = None
         self._output.clear()
+        self.paused = False
         while self._queue:
             handle = self._queue.popleft()
             if handle.heard_at_stop is None:
@@ -172,6 +187,39 @@ class Player:
             handle.finished = True
             handle._chunks.clear()
         return current
+
+    def pause(self) -> PlayoutHandle | None:
+        """Stop the sound now, keeping the item: what was written and not heard goes back in
+        front of what is left, so :meth:`resume` plays on from the heard position."""
+        current = self.current
+        if current is None or self.paused:
+            return current
+        heard = self.heard_samples(current)
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._output.clear()
+        self.paused = True
+        # The tail's silence pad (a last partial frame, padded) is not audio to put back.
+        unheard = max(0, (current.pushed_samples - heard) * 2 - current._pad)
+        written = b"".join(current._tail)
+        back = written[len(written) - min(unheard, len(written)):] + bytes(current._pending)
+        if back:
+            current._chunks.appendleft(back)
+        current._pending.clear()
+        current._tail.clear()
+        current._tail_bytes = 0
+        current._pad = 0
+        current.pushed_samples = heard
+        return current
+
+    def resume(self) -> None:
+        """Play on from where :meth:`pause` stopped."""
+        if not self.paused:
+            return
+        self.paused = False
+        if self._queue and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="playout")
 
     async def aclose(self) -> None:
         self._closed = True
@@ -196,10 +244,14 @@ class Player:
 
     async def _run(self) -> None:
         output, frame_bytes, write_bytes = self._output, self._frame_bytes, self._write_bytes
+        keep = write_bytes * 20  # more than any output holds (2 s)
         while self._queue:
             handle = self._queue[0]
-            self._on_started(handle)
-            pending = bytearray()
+            if not handle.started:  # a resumed item has started already
+                handle.started = True
+                self._on_started(handle)
+            pending = handle._pending
+            tail = handle._tail
             while True:
                 if handle._chunks:
                     while handle._chunks and len(pending) < write_bytes:
@@ -211,8 +263,14 @@ class Player:
                         # Counted before the await: audio waiting for room in the output's
                         # queue is already counted there as queued, so heard = pushed - queued.
                         handle.pushed_samples += n // 2
+                        tail.append(chunk)
+                        handle._tail_bytes += n
+                        while handle._tail_bytes - len(tail[0]) >= keep:
+                            handle._tail_bytes -= len(tail.popleft())
                         if not await self._write(chunk):
                             handle.pushed_samples -= n // 2  # never reached the listener
+                            tail.pop()
+                            handle._tail_bytes -= n
                         if self._on_progress is not None:
                             self._on_progress(handle)
                 elif handle.input_done:
@@ -220,8 +278,13 @@ class Player:
                         # Pad the tail to a whole frame: outputs re-frame odd sizes, which
                         # would misalign every later frame. Heard positions are clamped to
                         # the samples received, so the padding is never reported as heard.
+                        padded = bytes(pending) + bytes(frame_bytes - len(pending))
                         handle.pushed_samples += frame_bytes // 2
-                        if not await self._write(bytes(pending) + bytes(frame_bytes - len(pending))):
+                        tail.append(bytes(pending))  # a pause puts back the audio, not the pad
+                        handle._tail_bytes += len(pending)
+                        handle._pad = frame_bytes - len(pending)
+                        pending.clear()
+                        if not await self._write(padded):
                             handle.pushed_samples -= frame_bytes // 2
                     break
                 else:
