@@ -84,6 +84,15 @@ class ScriptedSession:
     def clear_audio(self) -> None:
         self._record("clear_audio")
 
+    def start_user_turn(self) -> None:
+        self._record("start_user_turn")
+
+    def commit_user_turn(self) -> None:
+        self._record("commit_user_turn")
+
+    def clear_user_turn(self) -> None:
+        self._record("clear_user_turn")
+
     def create_response(self) -> None:
         self._record("create_response")
 

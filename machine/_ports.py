@@ -51,6 +51,10 @@ class Capabilities(BaseModel):
     """A committed user turn is answered without a response request from the agent."""
     server_interrupts: bool = False
     """The server decides barge-ins (Gemini's ``interrupted``) instead of speech_started."""
+    holds_playout: bool = False
+    """The server keeps generating while the user talks, so a held playout can resume
+    (OpenAI with ``interrupt_response`` off; Gemini with ``NO_INTERRUPTION``). Where it
+    does not, the server has cut its response already: only what was received can resume."""
 
     @field_validator("input_sample_rate", "output_sample_rate")
     @classmethod
@@ -83,6 +87,23 @@ class RealtimeSession(Protocol):
     def commit_audio(self) -> None: ...
 
     def clear_audio(self) -> None: ...
+
+    def start_user_turn(self) -> None:
+        """The user starts a turn the agent delimits (push-to-talk): drop the input the
+        provider holds so far, so the turn is only what is pushed from now on (OpenAI
+        ``input_audio_buffer.clear``; Gemini ``activityStart``, which also stops the model).
+        Raises ``RuntimeError`` where the provider's settings refuse manual turns."""
+
+    def commit_user_turn(self) -> None:
+        """End the turn: what was pushed since ``start_user_turn`` becomes the user's message
+        (OpenAI ``input_audio_buffer.commit``; Gemini ``activityEnd``). The agent then asks
+        for the answer with ``create_response``; a provider that answers a closed turn by
+        itself (Gemini) sends nothing for that one request."""
+
+    def clear_user_turn(self) -> None:
+        """Discard the turn: nothing pushed since ``start_user_turn`` reaches the model, and
+        no answer comes (OpenAI ``input_audio_buffer.clear``; Gemini: the turn's audio was
+        held back and is dropped, see the adapter)."""
 
     def create_response(self) -> None: ...
 

@@ -66,6 +66,11 @@ class LiveOptions(Settings):
     max_output_tokens: Tokens | None = None
     automatic_activity_detection: bool = True
     """False: the agent delimits turns with activityStart / activityEnd (manual turns)."""
+    activity_handling: Literal["START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"] | None = None
+    """``NO_INTERRUPTION``: the model keeps generating while the caller talks (overlap), so
+    the agent decides whether to stop, and a held playout can resume. Unset is the
+    service's default, ``START_OF_ACTIVITY_INTERRUPTS`` (the model's response is cut off
+    when the caller's activity starts)."""
     start_of_speech_sensitivity: Literal["START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"] | None = None
     end_of_speech_sensitivity: Literal["END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"] | None = None
     prefix_padding_ms: Milliseconds | None = None
@@ -146,6 +151,7 @@ class GeminiLive:
             server_turn_detection=auto,
             replies_to_turns=True,
             server_interrupts=True,
+            holds_playout=self.options.activity_handling == "NO_INTERRUPTION",
         )
 
     def session(
@@ -210,7 +216,11 @@ class GeminiLive:
             ]
             if tools
             else None,
-            realtime_input_config=RealtimeInputConfig(automatic_activity_detection=aad) if aad else None,
+            realtime_input_config=RealtimeInputConfig(
+                automatic_activity_detection=aad, activity_handling=o.activity_handling
+            )
+            if aad or o.activity_handling
+            else None,
             input_audio_transcription=AudioTranscriptionConfig() if o.input_transcription else None,
             output_audio_transcription=AudioTranscriptionConfig() if o.output_transcription else None,
             session_resumption=SessionResumptionConfig(handle=resumption_handle) if o.session_resumption else None,

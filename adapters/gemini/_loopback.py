@@ -73,6 +73,7 @@ class ConnectionRecord:
     sent: list[dict[str, Any]] = field(default_factory=BoundedLog)  # server messages, as JSON objects
     replies: list[ReplyRecord] = field(default_factory=BoundedLog)
     caller_turns: list[str] = field(default_factory=BoundedLog)  # transcripts of the caller turns heard
+    caller_audio_ms: list[float] = field(default_factory=BoundedLog)  # audio inside each of those turns
     unmatched_responses: list[str] = field(default_factory=BoundedLog)  # toolResponse ids no pending call had
     resumed_from: str | None = None
     close_code: int | None = None  # set when the server closed the connection

@@ -289,6 +289,7 @@ class LiveConnection:
         self.context_chars += len(transcript)
         self.context_audio_ms += self._caller_audio_ms
         self.record.caller_turns.append(transcript)
+        self.record.caller_audio_ms.append(self._caller_audio_ms)
         if self.input_transcription and transcript:
             await self.send({"serverContent": {"inputTranscription": {"text": transcript}}})
         self.respond()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,8 @@ logger = logging.getLogger("turnstile.gemini")
 # Close codes a retry cannot fix: the request itself was refused.
 _FATAL_CLOSES = {1007: "invalid argument", 1008: "policy violation (key or permissions)"}
 NUDGE_TO_AUDIO = "Please say that again out loud."
+HOLD_LIMIT_S = 120  # the longest manual turn kept whole (16 kHz PCM16: 3.84 MB)
+HOLD_LIMIT_BYTES = HOLD_LIMIT_S * 16000 * 2
 
 
 class GeminiLiveSession(ReconnectingSocket):
@@ -71,6 +74,12 @@ class GeminiLiveSession(ReconnectingSocket):
         self._mapper = TurnMapper()
         self._handle: str | None = None
         self._in_activity = False
+        """An activityStart went on this connection and its activityEnd has not."""
+        self._held = _HeldAudio()
+        """With automatic activity detection off: the user's audio, kept until a turn ends."""
+        self._turn_open = False  # between start_user_turn and its commit or clear
+        self._push_to_talk = False  # start_user_turn was used: audio outside a turn is dropped
+        self._answer_coming = False  # commit_user_turn's activityEnd asked for the answer
         self._after_tool_response = False
         self._calls: dict[str, tuple[FunctionCall | None, int]] = {}
         """Calls asked for and not answered yet, with the connection that asked."""
@@ -96,6 +105,8 @@ class GeminiLiveSession(ReconnectingSocket):
 
     def opening_frames(self) -> list[str]:
         self._handle = self._mapper.resumption_handle or self._handle
+        self._in_activity = False  # a new server session has no activity open
+        self._answer_coming = False
         self._mapper = TurnMapper()
         self._mapper.resumption_handle = self._handle
         frames = [dump_client_message(self._p.setup(self.tools, self._handle))]
@@ -179,24 +190,70 @@ class GeminiLiveSession(ReconnectingSocket):
     def _send(self, msg: object) -> None:
         self.send_text(dump_client_message(msg))  # type: ignore[arg-type]
 
+    # Manual turns. The Live API has no message that takes back realtime input: audio sent
+    # inside an activity is the turn, and an activityEnd always closes a turn the model
+    # answers. So with automatic activity detection off the audio is held here and sent
+    # when the turn ends: a turn cleared (or audio from before it began) is never sent.
     def push_audio(self, pcm: bytes) -> None:
-        if not self._p.options.automatic_activity_detection and not self._in_activity:
-            self._in_activity = True  # manual turns: the user's turn begins with its audio
-            self._send(RealtimeInput(activity_start=ActivityStart()))
-        self._send(RealtimeInput(audio=Blob.pcm16(pcm, 16000)))
+        if self._p.options.automatic_activity_detection:
+            self._send(RealtimeInput(audio=Blob.pcm16(pcm, 16000)))
+        elif self._turn_open or not self._push_to_talk:
+            self._held.append(pcm)
+        # else: push-to-talk with the button up: not the user's turn, nothing to keep
 
     def commit_audio(self) -> None:
-        if self._in_activity:
-            self._in_activity = False
-            self._send(RealtimeInput(activity_end=ActivityEnd()))
+        if self._p.options.automatic_activity_detection:
+            return
+        if self._in_activity or self._held:
+            self._end_activity()
 
     def clear_audio(self) -> None:
-        logger.debug("Gemini Live has no input buffer to clear")
+        self._held.clear()  # only what is still here: audio sent cannot be taken back
+
+    def start_user_turn(self) -> None:
+        if self._p.options.automatic_activity_detection:
+            # The service closes the session (1007) on activityStart while it detects activity.
+            raise RuntimeError(
+                "GeminiLive: manual turns (start_user_turn) need automatic_activity_detection=False"
+            )
+        self._push_to_talk = self._turn_open = True
+        self._held.clear()  # what came before the press is not the turn
+        self._answer_coming = False
+        if not self._in_activity:
+            # Now, not at the commit: under START_OF_ACTIVITY_INTERRUPTS the model stops at once.
+            self._in_activity = True
+            self._send(RealtimeInput(activity_start=ActivityStart()))
+
+    def commit_user_turn(self) -> None:
+        if not self._turn_open:
+            logger.warning("commit_user_turn without start_user_turn: nothing to commit")
+            return
+        self._turn_open = False
+        self._end_activity()
+        self._answer_coming = True  # the activityEnd asks for the answer: create_response is not needed
+
+    def clear_user_turn(self) -> None:
+        # The held audio is dropped, never sent. The activity stays open with nothing in
+        # it: an activityEnd would close a turn the model answers, even an empty one. The
+        # next start_user_turn goes on in it; its commit closes it.
+        self._turn_open = False
+        self._held.clear()
+
+    def _end_activity(self) -> None:
+        if not self._in_activity:
+            self._send(RealtimeInput(activity_start=ActivityStart()))
+        for pcm in self._held.take():
+            self._send(RealtimeInput(audio=Blob.pcm16(pcm, 16000)))
+        self._in_activity = False
+        self._send(RealtimeInput(activity_end=ActivityEnd()))
 
     def create_response(self) -> None:
         if self._after_tool_response:
             self._after_tool_response = False
             return  # the model goes on by itself once it has the tool responses
+        if self._answer_coming:
+            self._answer_coming = False
+            return  # a manual turn's activityEnd: Gemini answers it by itself
         self._send(ClientContent(turn_complete=True))
 
     def cancel_response(self) -> None:
@@ -259,6 +316,37 @@ class GeminiLiveSession(ReconnectingSocket):
 
     def update_chat_ctx(self, ctx: ChatContext) -> None:
         self.chat_ctx = ctx
+
+
+class _HeldAudio:
+    """PCM kept for a manual turn, bounded: past ``HOLD_LIMIT_S`` the oldest goes (logged)."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._bytes = 0
+        self._warned = False
+
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
+    def append(self, pcm: bytes) -> None:
+        self._chunks.append(pcm)
+        self._bytes += len(pcm)
+        while self._bytes > HOLD_LIMIT_BYTES and len(self._chunks) > 1:
+            self._bytes -= len(self._chunks.popleft())
+            if not self._warned:
+                self._warned = True
+                logger.warning("a manual turn passed %d s: its oldest audio is dropped", HOLD_LIMIT_S)
+
+    def take(self) -> list[bytes]:
+        chunks = list(self._chunks)
+        self.clear()
+        return chunks
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._bytes = 0
+        self._warned = False
 
 
 def _response(out: ToolOutput) -> dict[str, object]:

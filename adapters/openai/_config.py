@@ -76,6 +76,11 @@ class RealtimeOptions(Settings):
     turn_detection: Annotated[ServerVad | SemanticVad, Field(discriminator="type")] | None = Field(
         default_factory=ServerVad
     )
+    agent_decides_turns: bool = False
+    """True: the server's VAD still reports the caller's speech, but it neither answers a
+    turn by itself nor cuts its own response when speech starts (``create_response`` and
+    ``interrupt_response`` go as false, whatever ``turn_detection`` says). The agent then
+    holds its playout over a cough, and asks for the answer once a real turn is committed."""
     input_transcription: InputTranscription | None = Field(default_factory=InputTranscription)
     noise_reduction: Literal["near_field", "far_field"] | None = None
     temperature: Annotated[float, between(*BETA_TEMPERATURE)] | None = None
@@ -182,14 +187,25 @@ class OpenAIRealtime:
         return f"OpenAIRealtime(model={self.options.model!r}, dialect={self.dialect!r}, url={redact_url(self.url)!r})"
 
     @property
-    def capabilities(self) -> Capabilities:
+    def turn_detection(self) -> ServerVad | SemanticVad | None:
+        """``turn_detection`` as it goes on the wire: with ``agent_decides_turns``, the
+        server neither answers turns nor interrupts its responses."""
         td = self.options.turn_detection
+        if td is None or not self.options.agent_decides_turns:
+            return td
+        return td.model_copy(update={"create_response": False, "interrupt_response": False})
+
+    @property
+    def capabilities(self) -> Capabilities:
+        td = self.turn_detection
         return Capabilities(
             supports_truncate=True,
             input_sample_rate=24000,
             output_sample_rate=24000,
             server_turn_detection=td is not None,
             replies_to_turns=td is not None and td.create_response,
+            # Without VAD nothing on the server cuts a response short either.
+            holds_playout=td is None or not td.interrupt_response,
         )
 
     def session(
@@ -234,6 +250,7 @@ class OpenAIRealtime:
             ga.FunctionTool(name=t.name, description=t.description, parameters=t.parameters)
             for t in tools
         ]
+        td = self.turn_detection
         if self.dialect == "beta":
             return beta.BetaSessionUpdate(
                 session=beta.BetaSession(
@@ -250,16 +267,13 @@ class OpenAIRealtime:
                     input_audio_noise_reduction=beta.BetaNoiseReduction(type=o.noise_reduction)
                     if o.noise_reduction
                     else None,
-                    turn_detection=beta.BetaTurnDetection(**o.turn_detection.model_dump())
-                    if o.turn_detection
-                    else None,
+                    turn_detection=beta.BetaTurnDetection(**td.model_dump()) if td else None,
                     tools=fn_tools,
                     tool_choice=o.tool_choice,
                     temperature=o.temperature,
                     max_response_output_tokens=o.max_output_tokens,
                 )
             )
-        td = o.turn_detection
         return ga.SessionUpdate(
             session=ga.RealtimeSession(
                 model=o.model,

@@ -49,6 +49,8 @@ class ConnectionRecord:
     path: str
     deployment: str | None = None  # Azure: the deployment named in the URL
     received: list[ClientEvent] = field(default_factory=BoundedLog)
+    user_audio_ms: dict[str, float] = field(default_factory=BoundedDict)
+    """Committed user item id -> ms of input audio in it (what the turn was made of)."""
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -179,7 +181,7 @@ class OpenAIRealtimeServer(LoopbackServer):
 
         conn = RealtimeConnection(
             ws, dialect=dialect, model=model, scenario=self.scenario, pace=self.pace, received=record.received,
-            audio_sent_ms=self.audio_sent_ms, drop=drop,
+            audio_sent_ms=self.audio_sent_ms, user_audio_ms=record.user_audio_ms, drop=drop,
         )  # fmt: skip
         try:
             await conn.run()

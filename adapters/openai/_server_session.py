@@ -57,6 +57,7 @@ class RealtimeConnection:
         received: list[ClientEvent],
         audio_sent_ms: dict[str, float],
         drop: Callable[[], None],
+        user_audio_ms: dict[str, float] | None = None,
     ) -> None:
         self.ws = ws
         self.dialect: Dialect = dialect
@@ -74,7 +75,7 @@ class RealtimeConnection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._send_lock = asyncio.Lock()
-        self._user_audio_ms: dict[str, float] = {}
+        self._user_audio_ms: dict[str, float] = {} if user_audio_ms is None else user_audio_ms
         self._last_input_tokens = 0
         # Input audio: a session-long sample clock (the VAD time base) and the uncommitted buffer.
         self._samples = 0
@@ -295,8 +296,11 @@ class RealtimeConnection:
                     {"type": "input_audio_buffer.speech_started", "audio_start_ms": change.audio_start_ms,
                      "item_id": self._speech_item}
                 )  # fmt: skip
-                if self.response is not None and self._turn_setting("interrupt_response"):
-                    await self.response.cancel("turn_detected")
+                # Only a response into the conversation: an out-of-band one ("conversation":
+                # "none") is not the model talking to the caller, and is never cut.
+                response = self.response
+                if response is not None and response.in_conversation and self._turn_setting("interrupt_response"):
+                    await response.cancel("turn_detected")
             else:
                 item_id = self._speech_item or new_id("item")
                 await self.send(

@@ -114,6 +114,20 @@ class OpenAIRealtimeSession(ReconnectingSocket):
     def clear_audio(self) -> None:
         self._send(InputAudioBufferClear())
 
+    # Manual turns (push-to-talk): the input buffer is the turn. Allowed with server VAD on
+    # too (it may commit a turn of its own on a pause); turn_detection=None leaves the
+    # turn's edges to the agent alone.
+    def start_user_turn(self) -> None:
+        self._send(InputAudioBufferClear())  # what came before the press is not the turn
+
+    def commit_user_turn(self) -> None:
+        # A commit never gets an answer by itself, even where server VAD's create_response
+        # is on: the agent's create_response that follows asks for it.
+        self._send(InputAudioBufferCommit())
+
+    def clear_user_turn(self) -> None:
+        self._send(InputAudioBufferClear())
+
     def create_response(self) -> None:
         self._send(beta.BetaResponseCreate() if self._p.dialect == "beta" else ga.ResponseCreate())
 
