@@ -204,8 +204,9 @@ class OpenAIRealtime:
             output_sample_rate=24000,
             server_turn_detection=td is not None,
             replies_to_turns=td is not None and td.create_response,
-            # Without VAD nothing on the server cuts a response short either.
-            holds_playout=td is None or not td.interrupt_response,
+            # Without VAD (manual turns) no speech event comes to hold on: only the agent's
+            # own start_user_turn stops it, and that is a barge-in.
+            holds_playout=td is not None and not td.interrupt_response,
         )
 
     def session(

@@ -11,7 +11,7 @@ from turnstile.adapters.openai import OpenAIRealtime
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.scenario import CallerTurn, ModelReply, Scenario
 from turnstile.adapters.scripted import pcm_tone
-from turnstile.machine import AgentError, RealtimeAgent
+from turnstile.machine import AgentError, AgentOptions, RealtimeAgent
 from turnstile.machine._manual_turns import ManualTurns
 
 from .._util import wait_until
@@ -24,14 +24,16 @@ class Agent(ManualTurns, RealtimeAgent):
 
 
 class Call:
-    def __init__(self, server: OpenAIRealtimeServer, dialect: str, **kw: object) -> None:
+    def __init__(
+        self, server: OpenAIRealtimeServer, dialect: str, options: AgentOptions | None = None, **kw: object
+    ) -> None:
         where: dict[str, object] = {"url": server.url}
         if dialect == "beta":
             where = {"azure_endpoint": server.azure_url.rsplit("/openai", 1)[0].replace("ws", "http", 1),
                      "azure_deployment": "gpt-realtime"}
         self.provider = OpenAIRealtime(api_key="sk-loopback", backoff_base_s=0.05, **where, **kw)  # type: ignore[arg-type]
         self.room = LocalRoom(caller_sample_rate=RATE)
-        self.agent = Agent(self.provider)
+        self.agent = Agent(self.provider, options=options)
         self.errors: list[AgentError] = []
         self.spoken: list[str] = []
         self.agent.on("error", self.errors.append)
