@@ -26,6 +26,7 @@ from ._events import (
     TranscriptDelta,
     Usage,
 )
+from ._holding import BACKCHANNELS, is_backchannel
 from ._listeners import ListenerWarning
 from ._options import DEFAULT_STATE_MAP, AgentError, AgentOptions, ResponseMetrics
 from ._paths import ChartTransition, PathStep, TransitionPath, chart_transitions, transition_paths
@@ -47,6 +48,7 @@ from ._trace import Trace, TraceAssertionError, TraceRecord
 __all__ = [
     "AGENT_EVENTS",
     "AGENT_STATE_ATTRIBUTE",
+    "BACKCHANNELS",
     "DEFAULT_STATE_MAP",
     "LEAF_STATES",
     "REGIONS",
@@ -102,5 +104,6 @@ __all__ = [
     "chart_definition",
     "chart_transitions",
     "derive_chart",
+    "is_backchannel",
     "transition_paths",
 ]

@@ -314,7 +314,7 @@ class RealtimeAgent:
             participant=link.participant, segment_id=item_id or f"user-{uuid.uuid4().hex[:12]}",
             text=text, final=True,
         )
-        self._spawn(_logged(link.publish_transcription(segment)), "user-transcription")
+        self._spawn(_publish_transcription(link, segment), "user-transcription")
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -346,8 +346,10 @@ class RealtimeAgent:
                 self._send("user_speech_started", speech_ms=speech_ms)
 
 
-async def _logged(coro: Any) -> None:
+async def _publish_transcription(link: RoomLink, segment: TranscriptSegment) -> None:
+    # The call is made inside the task: a task cancelled before it ran leaves no coroutine
+    # behind that was never awaited.
     try:
-        await coro
+        await link.publish_transcription(segment)
     except Exception as exc:  # a transcription that could not be published is not fatal
         logger.warning("could not publish a transcription: %s", exc)

@@ -59,26 +59,51 @@ class AgentChart(StateChart["ChartActions"]):
             listening = State(enter="expect_user")
             thinking = State(enter="expect_response", exit="stop_expecting_response")
             speaking = State(enter="watch_playout", exit="stop_watching_playout")
+            holding = State(enter="hold_playout", exit="stop_holding")
+            """The user spoke over the agent: playout paused, nothing cancelled yet."""
             interrupted = State()
 
             session_ready = initializing.to(listening, on="start_forwarding_audio")
             # Whatever the turn was doing, it starts over (the other regions keep theirs).
             session_lost = initializing.from_(
-                initializing, listening, thinking, speaking, interrupted, on="recover_session"
+                initializing, listening, thinking, speaking, holding, interrupted, on="recover_session"
             )
             # Connected, but no session became ready in time (a server that took the
             # upgrade and went quiet): connect anew. The socket's retry bound turns a
             # server that never gets ready into a fatal session_lost, then closed.
             session_timeout = initializing.to.itself(on="restart_session")
 
-            user_speech_started = thinking.to(listening, on="cancel_response") | speaking.to(
-                interrupted, cond="interruption_allowed", on="barge_in"
+            # Speech over the agent holds it first where the provider keeps generating (a
+            # cough must not cost the answer); elsewhere it is a barge-in at once.
+            user_speech_started = (
+                thinking.to(listening, on="cancel_response")
+                | speaking.to(holding, cond="holds_first and interruption_allowed")
+                | speaking.to(interrupted, cond="interruption_allowed", on="barge_in")
+                | holding.to(None, on="expect_interruption")  # speech again: timed from now
             )
-            interrupt = thinking.to(listening, on="cancel_response") | speaking.to(
-                interrupted, on="barge_in"
+            interrupt = (
+                thinking.to(listening, on="cancel_response")
+                | speaking.to(interrupted, on="barge_in")
+                | holding.to(interrupted, on="barge_in")
             )
+            # Held: the speech lasted min_interruption_s, or its words are a real turn.
+            interruption_confirmed = holding.to(
+                interrupted, cond="In('talking')", on=["barge_in", "answer_held_turns"]
+            )
+            user_transcript = holding.to(
+                interrupted, cond="real_words", on=["barge_in", "answer_held_turns"]
+            ) | holding.to(speaking, cond="In('silent')", on="resume_playout")  # a backchannel
+            # The speech ended and no words came in false_interruption_timeout_s: play on.
+            user_speech_stopped = holding.to(None, on="await_false_interruption")
+            false_interruption = holding.to(speaking, cond="In('silent')", on="resume_playout")
 
-            user_turn_committed = listening.to(thinking, cond="replies_to_turns")
+            user_turn_committed = (
+                listening.to(thinking, cond="replies_to_turns")
+                # Where the agent decides turns (the server answers nothing by itself), it
+                # asks for the answer to a real turn; a turn committed while held waits.
+                | listening.to(thinking, cond="asks_after_turns", on="request_response")
+                | holding.to(None, on="note_held_turn")
+            )
             reply_requested = listening.to(thinking)
             tool_calls = listening.to(thinking)
             # Not for a response the user barged in on before it began: it is cancelled.
@@ -86,8 +111,10 @@ class AgentChart(StateChart["ChartActions"]):
 
             # A targetless transition, to(None), acts without leaving its state (SCXML's
             # targetless transition: no exit, no entry).
-            audio_started = thinking.to(speaking, on="start_playout") | speaking.to(
-                None, on="start_playout"
+            audio_started = (
+                thinking.to(speaking, on="start_playout")
+                | speaking.to(None, on="start_playout")
+                | holding.to(None, on="start_playout")  # queued behind the paused item
             )
             text_response = thinking.to(
                 None, cond="retries_left", on="recover_from_text"
@@ -112,7 +139,7 @@ class AgentChart(StateChart["ChartActions"]):
             # announced, then nothing): cancel it and keep what was heard, as a barge-in does.
             response_stalled = thinking.to(
                 listening, cond="stream_owed or In('cancel_on_arrival')", on="abandon_response"
-            ) | speaking.to(interrupted, cond="stream_owed", on="abandon_response")
+            ) | interrupted.from_(speaking, holding, cond="stream_owed", on="abandon_response")
             # The room stopped taking the agent's audio: the same, from what was heard.
             playout_stalled = speaking.to(interrupted, on="abandon_response")
             # A reply still owed (a tool's, or one asked for) is thought about after playout.
@@ -217,7 +244,7 @@ class AgentChart(StateChart["ChartActions"]):
 
 
 REGIONS = ("turn", "user", "response", "tools")
-LEAF_STATES = ("initializing", "listening", "thinking", "speaking", "interrupted", "closed")
+LEAF_STATES = ("initializing", "listening", "thinking", "speaking", "holding", "interrupted", "closed")
 """The turn region's states, and closed: what ``agent.state`` reports."""
 
 
@@ -300,6 +327,18 @@ class ChartActions:
         """A response in flight when the socket dropped had not been heard at all."""
         return False
 
+    def holds_first(self) -> bool:
+        """Speech over the agent holds playout before deciding (the provider keeps going)."""
+        return False
+
+    def asks_after_turns(self) -> bool:
+        """The agent asks for the answer to a committed turn (the server does not)."""
+        return False
+
+    def real_words(self, text: str = "") -> bool:
+        """The held speech's transcript is a turn, not a backchannel or a noise."""
+        return bool(text.strip())
+
     # Actions ------------------------------------------------------------------------
     def start_forwarding_audio(self) -> None: ...
 
@@ -324,6 +363,20 @@ class ChartActions:
     def request_response(self) -> None: ...
 
     def commit_agent_speech(self) -> None: ...
+
+    def hold_playout(self) -> None: ...
+
+    def stop_holding(self) -> None: ...
+
+    def expect_interruption(self) -> None: ...
+
+    def await_false_interruption(self) -> None: ...
+
+    def resume_playout(self) -> None: ...
+
+    def note_held_turn(self, **event: Any) -> None: ...
+
+    def answer_held_turns(self) -> None: ...
 
     def expect_response(self) -> None: ...
 

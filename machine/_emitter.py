@@ -30,6 +30,7 @@ AGENT_EVENTS = frozenset(
         "metrics_collected",
         "state_changed",
         "user_state_changed",
+        "false_interruption",
         "error",
     }
 )

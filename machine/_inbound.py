@@ -63,6 +63,13 @@ class ProviderEventHandlers(RuntimeState):
         self.send("user_turn_committed", item_id=ev.item_id)
 
     def _on_input_transcription_completed(self, ev: Any) -> None:
+        if ev.item_id is not None and ev.item_id in self.dropped_turns:
+            return  # a false interruption's noise, already taken out of the conversation
+        # Held, the words decide (a backchannel plays on, a real turn is a barge-in); the
+        # chart takes the transcript only then.
+        self.send("user_transcript", text=ev.transcript, item_id=ev.item_id)
+        if ev.item_id is not None and ev.item_id in self.dropped_turns:
+            return  # it was a backchannel: not the user's turn
         self.chat_ctx.upsert(ChatMessage(role="user", text=ev.transcript, id=ev.item_id))
         self.publish_user_transcript(ev.item_id, ev.transcript)
         self.emitter.emit("user_speech_committed", ev.transcript)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._events import Usage
@@ -13,6 +15,8 @@ DEFAULT_STATE_MAP: dict[str, str] = {
     "listening": "listening",
     "thinking": "thinking",
     "speaking": "speaking",
+    # Held, the agent has not given up the floor (map it to "listening" to say it has).
+    "holding": "speaking",
     # LiveKit clients know four states; a barge-in is the agent going back to listening.
     "interrupted": "listening",
 }
@@ -51,6 +55,20 @@ class AgentOptions(BaseModel):
     user_away_timeout_s: float | None = Field(default=15.0, gt=0)
     """Silence on both sides, while the agent listens, after which the user is ``away``
     (the ``user`` region; ``user_state_changed`` says so). ``None`` never marks it."""
+    resume_false_interruption: bool = True
+    """Speech over the agent holds its playout first (where the provider keeps generating,
+    ``Capabilities.holds_playout``) and plays on if it was a cough or a backchannel; False
+    cuts the agent off at once, as a barge-in always did."""
+    min_interruption_s: float = Field(default=0.5, ge=0)
+    """How long held speech must last to be a barge-in (``interruption_confirmed``)."""
+    min_interruption_words: int = Field(default=0, ge=0)
+    """Words a held speech's transcript needs to be a barge-in (0: any word that is not a
+    backchannel)."""
+    false_interruption_timeout_s: float = Field(default=2.0, gt=0)
+    """After held speech ends, how long to wait for its words before playing on."""
+    is_backchannel: Callable[[str], bool] | None = None
+    """Whether a transcript is an acknowledgement ("mm-hmm", "yeah") that neither stops the
+    agent nor is answered; None: English defaults (``turnstile.machine.is_backchannel``)."""
 
 
 class AgentError(BaseModel):

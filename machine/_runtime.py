@@ -12,6 +12,7 @@ from typing import Any
 from ._chart import ChartActions
 from ._chat import ChatContext, ChatMessage
 from ._emitter import EventEmitter
+from ._holding import HoldActions
 from ._inbound import ProviderEventHandlers
 from ._liveness import LivenessActions
 from ._metrics import InFlightResponse
@@ -28,7 +29,7 @@ __all__ = ["Runtime"]
 logger = logging.getLogger("turnstile.agent")
 
 
-class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions):
+class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, ChartActions):
     """The chart's model: its guards read this object, its actions act through it; provider
     events come in through the handlers it inherits."""
 
@@ -73,6 +74,7 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
         """When the user's current speech began (monotonic): a barge-in's ``speech_ms``."""
         self.closed = False
         self._init_deadlines()
+        self._init_holding()
 
     # Guards ---------------------------------------------------------------------------
     def interruption_allowed(self) -> bool:
@@ -272,6 +274,7 @@ class Runtime(ProviderEventHandlers, LivenessActions, ToolActions, ChartActions)
     def release(self) -> None:
         self.closed = True
         self._disarm_deadlines()
+        self.stop_holding()
         self.set_forwarding(False)
         if self.player is not None and self.player.playing:
             handle = self.player.interrupt()

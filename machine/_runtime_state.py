@@ -63,6 +63,11 @@ class RuntimeState:
     stream_deadline: Deadline
     playout_deadline: Deadline
     away_deadline: Deadline
+    # Set by HoldActions._init_holding --------------------------------------------------
+    confirm_deadline: Deadline
+    false_deadline: Deadline
+    held_turns: list[str]
+    dropped_turns: RecentKeys[str, None]
 
     if TYPE_CHECKING:  # defined by Runtime (or a sibling base); declared for the checker
 
@@ -74,5 +79,7 @@ class RuntimeState:
         def cancel_response(self) -> None: ...
 
         def stream_owed(self) -> bool: ...
+
+        def request_response(self) -> None: ...
 
         def forget_responses(self) -> None: ...

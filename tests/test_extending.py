@@ -185,7 +185,7 @@ def test_listener_hooks_named_after_nothing_in_the_chart_are_warned_about() -> N
         "listener Typos.interuption_allowed is never called: AgentChart names no guard or action "
         "'interuption_allowed'; did you mean interruption_allowed?",
         "listener Typos.on_enter_parked is never called: AgentChart has no state 'parked' (its "
-        "states: active, away, cancel_on_arrival, cancelling, closed, expected, initializing, "
+        "states: active, away, cancel_on_arrival, cancelling, closed, expected, holding, initializing, "
         "interrupted, listening, no_response, no_tools, reply_owed, requested, response, "
         "running, silent, speaking, streaming, talking, thinking, tools, turn, user)",
         "listener Typos.on_enter_speakin is never called: AgentChart has no state 'speakin'; "
