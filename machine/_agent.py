@@ -18,6 +18,7 @@ from ._chart import AgentChart, events_by_state, turn_states
 from ._chat import ChatContext
 from ._emitter import EventEmitter
 from ._listeners import check_listener, refuse_async_callbacks
+from ._manual_turns import ManualTurns
 from ._options import AgentOptions
 from ._playout import Player
 from ._ports import RealtimeProvider, RealtimeSession, RoomLink, RoomPort, TranscriptSegment
@@ -44,7 +45,7 @@ class _Observer:
         self._agent._leaf_changed(event)
 
 
-class RealtimeAgent:
+class RealtimeAgent(ManualTurns):
     """A realtime voice agent whose behaviour is ``chart``.
 
     >>> agent = RealtimeAgent(provider, tools=[get_weather])

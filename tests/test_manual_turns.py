@@ -11,7 +11,6 @@ import pytest
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scripted import ScriptedRealtime, ScriptedSession, pcm_tone
 from turnstile.machine import Capabilities, RealtimeAgent
-from turnstile.machine._manual_turns import ManualTurns
 
 from ._util import wait_until
 
@@ -19,8 +18,7 @@ RATE = 24000
 CAPS = Capabilities(server_turn_detection=False, replies_to_turns=False)
 
 
-class Agent(ManualTurns, RealtimeAgent):
-    """RealtimeAgent with the mixin, until RealtimeAgent takes it among its bases."""
+Agent = RealtimeAgent  # start_user_turn / commit_user_turn / clear_user_turn (ManualTurns)
 
 
 class Call:

@@ -12,15 +12,13 @@ from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.scenario import CallerTurn, ModelReply, Scenario
 from turnstile.adapters.scripted import pcm_tone
 from turnstile.machine import AgentError, AgentOptions, RealtimeAgent
-from turnstile.machine._manual_turns import ManualTurns
 
 from .._util import wait_until
 
 RATE = 24000
 
 
-class Agent(ManualTurns, RealtimeAgent):
-    """RealtimeAgent with the mixin, until RealtimeAgent takes it among its bases."""
+Agent = RealtimeAgent  # start_user_turn / commit_user_turn / clear_user_turn (ManualTurns)
 
 
 class Call:
