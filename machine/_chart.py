@@ -157,14 +157,17 @@ class AgentChart(StateChart["ChartActions"]):
 
             silent = State(initial=True, enter="await_user", exit="stop_awaiting_user")
             talking = State()
-            away = State()
+            away = State(enter=["prompt_away_user", "await_user"], exit="stop_awaiting_user")
 
             user_speech_started = silent.to(talking, on="report_user_state") | away.to(
-                talking, on="report_user_state"
+                talking, on=["report_user_state", "welcome_user_back"]
             )
             user_speech_stopped = talking.to(silent, on="report_user_state")
             # user_away_timeout_s of silence on both sides while the agent listens.
-            user_away = silent.to(away, cond="In('listening')", on="report_user_state")
+            # Still away after another wait: prompted again, or reported (prompt_away_user).
+            user_away = silent.to(away, cond="In('listening')", on="report_user_state") | away.to.itself(
+                cond="In('listening')"
+            )
 
         class response(State.Compound):
             """The model's latest response. Older ones (cancelled, not yet done) are data."""
@@ -399,6 +402,10 @@ class ChartActions:
     def stop_awaiting_user(self) -> None: ...
 
     def report_user_state(self, source: Any = None, target: Any = None) -> None: ...
+
+    def prompt_away_user(self) -> None: ...
+
+    def welcome_user_back(self) -> None: ...
 
     def watch_playout(self) -> None: ...
 

@@ -31,6 +31,7 @@ AGENT_EVENTS = frozenset(
         "state_changed",
         "user_state_changed",
         "false_interruption",
+        "user_away",
         "error",
     }
 )

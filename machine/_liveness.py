@@ -19,6 +19,7 @@ touched (not re-created) on progress, so the audio path pays a float store per d
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ._deadline import Deadline
@@ -44,6 +45,11 @@ class LivenessActions(RuntimeState):
         """Armed while speaking; touched whenever the room takes a write."""
         self.away_deadline = Deadline(o.user_away_timeout_s, self._user_overdue)
         """Armed when the user falls silent and when the agent starts listening."""
+        self.away_prompts = 0
+        """Times in a row the user went away (prompted, then ``user_away``)."""
+        # (Not named on_user_away: python-statemachine would call that on every user_away.)
+        self.call_away_prompt: Callable[[Callable[[Any], None]], None] = lambda prompt: None
+        """Calls the application's on_user_away with the agent (bound by the agent)."""
 
     def _disarm_deadlines(self) -> None:
         for d in (self.session_deadline, self.response_deadline, self.stream_deadline,
@@ -146,6 +152,22 @@ class LivenessActions(RuntimeState):
 
     def report_user_state(self, source: Any = None, target: Any = None) -> None:
         self.emitter.emit("user_state_changed", _USER_STATES[str(source.id)], _USER_STATES[str(target.id)])
+
+
+    def prompt_away_user(self) -> None:
+        self.away_prompts += 1
+        prompt = self.options.on_user_away
+        if prompt is not None and self.away_prompts <= self.options.user_away_prompts:
+            try:
+                self.call_away_prompt(prompt)
+            except Exception as exc:  # a user's callback never stops the agent
+                logger.exception("on_user_away failed")
+                self.error("internal", f"on_user_away failed: {exc!r}")
+            return
+        self.emitter.emit("user_away", self.away_prompts)
+
+    def welcome_user_back(self) -> None:
+        self.away_prompts = 0
 
 
 # The user region's states, as user_state_changed names them (LiveKit's user states).

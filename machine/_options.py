@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +56,12 @@ class AgentOptions(BaseModel):
     user_away_timeout_s: float | None = Field(default=15.0, gt=0)
     """Silence on both sides, while the agent listens, after which the user is ``away``
     (the ``user`` region; ``user_state_changed`` says so). ``None`` never marks it."""
+    on_user_away: Callable[[Any], None] | None = None
+    """Called with the agent when the user goes ``away`` (say, ``lambda agent:
+    agent.generate_reply()`` with instructions to ask whether they are still there), at most
+    ``user_away_prompts`` times in a row; after that the agent emits ``user_away`` (the
+    application may hang up). The count starts over when the user speaks."""
+    user_away_prompts: int = Field(default=1, ge=0)
     resume_false_interruption: bool = True
     """Speech over the agent holds its playout first (where the provider keeps generating,
     ``Capabilities.holds_playout``) and plays on if it was a cough or a backchannel; False

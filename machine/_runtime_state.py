@@ -11,7 +11,7 @@ rather than a Runtime the module cannot import without a cycle.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
@@ -63,6 +63,8 @@ class RuntimeState:
     stream_deadline: Deadline
     playout_deadline: Deadline
     away_deadline: Deadline
+    away_prompts: int
+    call_away_prompt: Callable[[Callable[[Any], None]], None]
     # Set by HoldActions._init_holding --------------------------------------------------
     confirm_deadline: Deadline
     false_deadline: Deadline

@@ -160,3 +160,31 @@ async def test_configuration_names_every_regions_leaf_in_declaration_order(
     assert h.agent.configuration == ("listening", "silent", "no_response", "no_tools")
     await h.agent.aclose()
     assert h.agent.configuration == ("closed",)
+
+
+async def test_an_away_caller_is_prompted_at_most_n_times_then_reported() -> None:
+    provider, room = ScriptedRealtime(), LocalRoom()
+    prompted: list[str] = []
+    reported: list[int] = []
+    gone = asyncio.Event()
+
+    def ask(agent: RealtimeAgent) -> None:
+        prompted.append(agent.state)
+        agent.generate_reply()  # the application's "are you still there?"
+
+    options = AgentOptions(user_away_timeout_s=0.1, on_user_away=ask, user_away_prompts=1)
+    agent = RealtimeAgent(provider, options=options)
+    agent.on("user_away", lambda n: (reported.append(n), gone.set()))
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    s = provider.last_session
+    await agent.wait_for_state("thinking", timeout=5)  # away: prompted, a reply asked for
+    assert prompted == ["listening"] and s.names().count("create_response") == 1
+    s.start_audio_response(pcm_tone(100), transcript="are you still there?")
+    await asyncio.wait_for(gone.wait(), 5)  # still away once it listens again: reported
+    assert reported == [2] and prompted == ["listening"]
+    assert s.names().count("create_response") == 1  # not prompted twice
+    agent.trace.region("user").assert_path("silent", "away")
+    s.emit(InputSpeechStarted())  # back: the count starts over
+    assert "talking" in agent.configuration and agent._runtime.away_prompts == 0
+    await agent.aclose()
