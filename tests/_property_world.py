@@ -22,6 +22,7 @@ from turnstile.machine import (
     ServerInterrupted,
     SessionLost,
     SessionReady,
+    ToolCallsCancelled,
     ToolCallsRequested,
     TranscriptDelta,
 )
@@ -91,6 +92,7 @@ class World:
         self.asking_for_user = False
         self.chart_asks_while_speaking: list[tuple[str, ...]] = []
         self.server_cancelled: set[str] = set()  # responses the agent cancelled at the server
+        self.slow_calls: list[str] = []
         agent.on("agent_started_speaking", self._item_started)
         agent.on("state_changed", self._state_changed)
         self.speaker.on_heard = self._heard
@@ -209,6 +211,8 @@ class World:
 
     def tool(self, name: str, arguments: str) -> None:
         call = FunctionCall(call_id=self.new("c"), name=name, arguments=arguments)
+        if name == "slow":
+            self.slow_calls.append(call.call_id)
         self.session.emit(ToolCallsRequested(calls=(call,), response_id=self.rid))
 
     async def do(self, op: str) -> None:
@@ -277,6 +281,9 @@ class World:
             self.tool("explode", "{}")
         elif op == "tool_slow":
             self.tool("slow", "{}")
+        elif op == "withdraw":  # the model withdraws the slow calls still running
+            s.emit(ToolCallsCancelled(call_ids=tuple(self.slow_calls)))
+            self.slow_calls.clear()
         elif op == "server_interrupted":
             s.emit(ServerInterrupted())
         elif op == "error":

@@ -81,7 +81,7 @@ MUTANTS = [
     Mutant("f", "audio still queued in the room counts as heard", "machine/_playout.py",
            "            heard -= self._output.queued_samples", "            pass"),
     Mutant("g", "a barge-in does not clear the room's queue", "machine/_playout.py",
-           "        self._output.clear()\n", ""),
+           "        self._output.clear()\n        self.paused = False\n", "        self.paused = False\n"),
     Mutant("h", "a barge-in with nothing heard truncates at 0 ms", "machine/_runtime.py",
            "            if heard_ms > 0:", "            if heard_ms >= 0:"),
     Mutant("i", "the chart's barge-in leaves the speech playing", "machine/_chart.py",

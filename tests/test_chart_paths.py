@@ -20,10 +20,12 @@ from turnstile.machine import (
     AgentChart,
     AgentOptions,
     AudioDelta,
+    Capabilities,
     FunctionCall,
     InputAudioCommitted,
     InputSpeechStarted,
     InputSpeechStopped,
+    InputTranscriptionCompleted,
     PathStep,
     RealtimeAgent,
     ResponseContentDone,
@@ -51,7 +53,7 @@ def likely(guard: str, c: Configuration) -> bool | tuple[bool, ...]:
         return "streaming" in c or "cancelling" in c or "speaking" in c
     if guard == "outputs_unanswered":  # a tool that returns sends its output
         return "running" in c
-    return True
+    return guard not in ("holds_first", "asks_after_turns")  # capabilities most providers lack
 
 
 # Events a deadline sends come only while their deadline runs; generate_reply defers the
@@ -64,9 +66,11 @@ _WHERE: dict[str, Callable[[Configuration], bool]] = {
     "response_stalled": lambda c: bool({"streaming", "cancelling", "cancel_on_arrival", "speaking"} & set(c)),
     "playout_stalled": lambda c: "speaking" in c,
     "playout_done": lambda c: "speaking" in c,
-    "user_away": lambda c: "silent" in c,
+    "user_away": lambda c: "silent" in c or "away" in c,
     "tools_done": lambda c: "running" in c,
     "tool_timeout": lambda c: "running" in c,
+    "interruption_confirmed": lambda c: "holding" in c,
+    "false_interruption": lambda c: "holding" in c,
 }
 
 
@@ -84,6 +88,8 @@ DEADLINES = {  # the option each deadline event waits on
     "playout_stalled": "playout_stall_timeout_s",
     "user_away": "user_away_timeout_s",
     "tool_timeout": "tool_timeout_s",
+    "interruption_confirmed": "min_interruption_s",
+    "false_interruption": "false_interruption_timeout_s",
 }
 
 
@@ -147,6 +153,9 @@ class Driver:
             self.iid = f"i{next(_ids)}"
             rid = self.rid if "streaming" in self.configuration else f"unannounced{next(_ids)}"
             s.emit(AudioDelta(response_id=rid, item_id=self.iid, data=pcm_tone(300)))
+        elif ev == "user_transcript":  # real words are a turn; a backchannel is not
+            words = "please stop, I have a question" if step.guards.get("real_words", True) else "mm-hmm"
+            s.emit(InputTranscriptionCompleted(item_id=f"u{next(_ids)}", transcript=words))
         elif ev == "text_response":
             s.emit(ResponseContentDone(response_id=self.rid or "rt", item_id="it", modality="text", text="hi"))
         elif ev == "response_done":
@@ -165,8 +174,23 @@ class Driver:
             pytest.fail(f"the driver cannot cause {ev!r}; add it to Driver.cause")
 
 
+def _guards(path: TransitionPath) -> dict[str, bool]:
+    return {k: v for step in path.steps for k, v in step.guards.items()}
+
+
+def _capabilities(path: TransitionPath) -> Capabilities:
+    """The provider the path needs: one that keeps generating through speech (holding),
+    or one that answers no committed turn by itself (the agent asks)."""
+    guards = _guards(path)
+    asks = guards.get("asks_after_turns", False)
+    return Capabilities(
+        holds_playout=guards.get("holds_first", False) or asks,
+        replies_to_turns=guards.get("replies_to_turns", True) and not asks,
+    )
+
+
 def _options(path: TransitionPath) -> AgentOptions:
-    guards = {k: v for step in path.steps for k, v in step.guards.items()}
+    guards = _guards(path)
     events = {step.event for step in path.steps}
     # A deadline is short only where the path waits for it to pass.
     short = {option: 0.05 if event in events else 15.0 for event, option in DEADLINES.items()}
@@ -196,9 +220,26 @@ async def until(watcher: Watcher, done: Callable[[], bool], what: Callable[[], s
         pytest.fail(what())
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[str(p.transition) for p in PATHS])
+# Known gaps between the chart and the runtime, each a strict xfail until fixed.
+KNOWN = {
+    "holding --response_stalled [stream_owed]--> interrupted": "the stream watchdog re-arms while the "
+    "player holds queued audio (_stream_overdue: playing and not starved), and a held (paused) "
+    "player always does, so a stream that stalls while holding is never reported",
+}
+
+
+def _walks() -> list[object]:
+    return [
+        pytest.param(p, id=str(p.transition), marks=[pytest.mark.xfail(strict=True, reason=KNOWN[str(p.transition)])])
+        if str(p.transition) in KNOWN else pytest.param(p, id=str(p.transition))
+        for p in PATHS
+    ]
+
+
+@pytest.mark.parametrize("path", _walks())
 async def test_walk_to_every_declared_transition(path: TransitionPath) -> None:
-    provider, room, tools, watcher = ScriptedRealtime(ready_on_connect=False), LocalRoom(), Tools(), Watcher()
+    provider = ScriptedRealtime(_capabilities(path), ready_on_connect=False)
+    room, tools, watcher = LocalRoom(), Tools(), Watcher()
     agent = RealtimeAgent(provider, tools=[tools.add], options=_options(path), listeners=[watcher])
     await agent.start(room)
     await provider.last_session.wait_sent("connect")

@@ -55,7 +55,7 @@ SINGLE_OPS = [
     "ready", "lost", "speech_started", "speech_stopped", "committed", "reply",
     "interrupt", "created", "audio", "audio_odd", "audio_new_item", "transcript",
     "audio_done", "text", "response_done", "tool", "tool_bad", "tool_slow",
-    "server_interrupted", "error", "advance", "barge_at_end", "barge_next_frame",
+    "server_interrupted", "error", "advance", "barge_at_end", "barge_next_frame", "withdraw",
 ]
 # Phrases make the meaningful orders likely (a response that plays, then a barge-in),
 # while single operations keep every other order possible.
@@ -73,6 +73,10 @@ PHRASES = [
     ["created", "tool", "advance", "response_done"],
     # A barge-in before the audio, the next turn, then the cancelled response's audio.
     ["created", "speech_started", "committed", "audio_new_item", "advance"],
+    # A barge-in before the asked-for response begins (cancelled on arrival), the next turn.
+    ["reply", "speech_started", "created", "speech_stopped", "committed", "created"],
+    # One tool answered by a response that begins while another runs, which is withdrawn.
+    ["tool_slow", "tool", "advance", "created", "withdraw", "advance"],
 ]
 OPS = st.one_of(st.sampled_from(SINGLE_OPS).map(lambda op: [op]), st.sampled_from(PHRASES))
 
