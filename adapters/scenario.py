@@ -15,6 +15,16 @@ OpenAI event, so a Gemini Live loopback can play the same file.
 
 Steps are consumed in order, per connection: a committed caller turn takes the
 next ``caller`` step (its transcript), a response takes the next ``model`` step.
+
+A caller step is speech by default; two kinds are not a turn the model should answer:
+
+    {"role": "caller", "kind": "cough", "barge_in_after_ms": 1000}
+    {"role": "caller", "kind": "backchannel", "transcript": "mm-hmm", "barge_in_after_ms": 1200}
+
+A cough is sound with no words: the server's VAD hears it, its transcription is empty.
+A backchannel is a short acknowledgement said over the agent ("mm-hmm" by default). A
+``"push_to_talk": true`` step is a turn the application opens and closes (the runner
+calls ``agent.start_user_turn()`` before it and ``agent.commit_user_turn()`` after it).
 """
 
 from __future__ import annotations
@@ -31,10 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from .voice import RATE, voice
 
 __all__ = [
-    "CALLER_PITCH", "MODEL_PITCH", "CallerTurn", "ErrorFault", "Faults", "ModelReply", "Scenario",
-    "Step", "ToolCall", "load_scenario", "scenario_json_schema",
+    "CALLER_PITCH", "COUGH_MS", "MODEL_PITCH", "CallerTurn", "ErrorFault", "Faults", "ModelReply", "Scenario",
+    "Step", "ToolCall", "cough", "load_scenario", "scenario_json_schema",
 ]  # fmt: skip
 
+COUGH_MS = 150  # a short burst: over before min_interruption_s, as a cough is
 CALLER_PITCH = 140.0  # Hz: a lower voice for the caller, so the two are told apart in a recording
 MODEL_PITCH = 220.0
 
@@ -77,28 +88,58 @@ class Faults(_Strict):
 
 class CallerTurn(_Strict):
     role: Literal["caller"] = "caller"
-    transcript: str
+    kind: Literal["speech", "cough", "backchannel"] = Field(
+        "speech",
+        description="speech: a turn; cough: sound with no words (its transcription is empty); "
+        "backchannel: a short acknowledgement such as mm-hmm, said over the agent.",
+    )
+    transcript: str = Field("", description="What the caller says (a cough says nothing; a backchannel: mm-hmm).")
     wav: str | None = Field(
         None, description="A WAV file to play instead of synthesized speech; relative to the scenario file."
     )
     pitch: float = CALLER_PITCH
     barge_in_after_ms: int | None = Field(
-        None, ge=0, description="The caller starts speaking this far into the previous reply's playback."
+        None,
+        ge=0,
+        description="The caller starts speaking this far into the agent's speech (counted from when "
+        "the agent is, or is again, speaking: after a cough it held through, from the resume).",
+    )
+    push_to_talk: bool = Field(
+        False,
+        description="The application opens and closes this turn (start_user_turn / commit_user_turn), "
+        "as a push-to-talk button does; needs manual turns (no server VAD).",
     )
     _base_dir: Path | None = PrivateAttr(None)
     _audio: bytes | None = PrivateAttr(None)
 
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> CallerTurn:
+        if self.kind == "cough" and self.transcript:
+            raise ValueError("a cough has no words: leave its transcript empty")
+        if self.kind == "backchannel" and not self.transcript:
+            self.transcript = "mm-hmm"
+        if self.kind == "speech" and not self.transcript and self.wav is None:
+            raise ValueError("a caller turn of speech needs a transcript (or a wav)")
+        return self
+
     def audio(self) -> bytes:
-        """PCM16 mono at 24 kHz: the WAV if one is named, else speech synthesized from the transcript."""
+        """PCM16 mono at 24 kHz: the WAV if one is named, else a cough or speech synthesized from the transcript."""
         if self._audio is None:
-            if self.wav is None:
-                self._audio = voice(self.transcript, pitch=self.pitch)
-            else:
+            if self.wav is not None:
                 path = Path(self.wav)
                 if not path.is_absolute() and self._base_dir is not None:
                     path = self._base_dir / path
                 self._audio = read_wav_pcm16(path)
+            elif self.kind == "cough":
+                self._audio = cough()
+            else:
+                self._audio = voice(self.transcript, pitch=self.pitch)
         return self._audio
+
+    @property
+    def answered(self) -> bool:
+        """Whether the model answers this step: a cough or a backchannel is not a turn."""
+        return self.kind == "speech"
 
 
 class ModelReply(_Strict):
@@ -186,6 +227,15 @@ class ScenarioCursor:
             if isinstance(step, ModelReply):
                 return step
         return None
+
+
+def cough(ms: int = COUGH_MS, rate: int = RATE) -> bytes:
+    """A cough: a burst of noise, loud at once and dying away; no voice, no words."""
+    n = rate * ms // 1000
+    noise = np.random.default_rng(ms).standard_normal(n)
+    envelope = np.exp(-np.arange(n) / (n / 4))
+    pcm: bytes = np.clip(noise * envelope * 9000, -32768, 32767).astype(np.int16).tobytes()
+    return pcm
 
 
 def read_wav_pcm16(path: Path, rate: int = RATE) -> bytes:
