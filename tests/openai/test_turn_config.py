@@ -65,7 +65,8 @@ def provider_for(server: OpenAIRealtimeServer, dialect: str, **kw: object) -> Op
 
 def turn_detection(server: OpenAIRealtimeServer, dialect: str) -> dict[str, object]:
     update = server.received[0][0].model_dump(mode="json")["session"]
-    td: dict[str, object] = update["turn_detection"] if dialect == "beta" else update["audio"]["input"]["turn_detection"]
+    where = update if dialect == "beta" else update["audio"]["input"]
+    td: dict[str, object] = where["turn_detection"]
     return td
 
 

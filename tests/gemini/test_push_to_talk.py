@@ -1,0 +1,174 @@
+"""Push-to-talk on Gemini Live, end to end: the real agent and adapter, over a real socket,
+against the Gemini loopback with automatic activity detection off. The server's record says
+how much audio each activity held, so the test sees which audio became the turn."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from turnstile.adapters.gemini import GeminiLive
+from turnstile.adapters.gemini._client import RealtimeInput
+from turnstile.adapters.gemini._loopback import GeminiLiveServer
+from turnstile.adapters.local import LocalRoom
+from turnstile.adapters.scenario import CallerTurn, ModelReply, Scenario
+from turnstile.adapters.scripted import pcm_tone
+from turnstile.machine import AgentError, ChatContext, RealtimeAgent
+
+from .._util import wait_until
+
+RATE = 16000  # the caller at the provider's input rate: whole 100 ms chunks, no resampler lag
+
+
+Agent = RealtimeAgent  # start_user_turn / commit_user_turn / clear_user_turn (ManualTurns)
+
+
+class Call:
+    def __init__(self, server: GeminiLiveServer, **kw: object) -> None:
+        kw.setdefault("automatic_activity_detection", False)
+        self.provider = GeminiLive(api_key="g-loopback", url=server.url, backoff_base_s=0.05, **kw)  # type: ignore[arg-type]
+        self.room = LocalRoom(caller_sample_rate=RATE)
+        self.agent = Agent(self.provider)
+        self.errors: list[AgentError] = []
+        self.spoken: list[str] = []
+        self.agent.on("error", self.errors.append)
+        for name in ("agent_speech_committed", "agent_speech_interrupted"):
+            self.agent.on(name, self.spoken.append)
+
+    async def __aenter__(self) -> Call:
+        await self.agent.start(self.room)
+        await self.agent.wait_for_state("listening", timeout=10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.agent.aclose()
+        await self.room.aclose()
+
+    async def say(self, ms: int) -> None:
+        """The caller speaks ``ms`` (whole 100 ms chunks); returns once the session has it."""
+        fwd = self.agent.forwarder
+        assert fwd is not None
+        target = fwd.sent_chunks + ms // 100
+        await self.room.caller.say(pcm_tone(ms, sample_rate=RATE))
+        await wait_until(lambda: fwd.sent_chunks >= target)
+
+
+def steps(*replies: str) -> Scenario:
+    return Scenario(steps=[s for r in replies for s in (CallerTurn(transcript="Over."), ModelReply(transcript=r))])
+
+
+def inputs(server: GeminiLiveServer) -> list[str]:
+    """What the client sent after setup: realtimeInput by its one field, else the message type."""
+    out = []
+    for m in server.received[0][1:]:
+        if isinstance(m, RealtimeInput):
+            out.append(next(k for k in type(m).model_fields if getattr(m, k) is not None))
+        else:
+            out.append(type(m).__name__)
+    return out
+
+
+async def test_the_audio_between_press_and_release_is_the_turn_answered() -> None:
+    async with GeminiLiveServer(steps("Roger that.")) as server, Call(server) as call:
+        await call.say(300)  # before the press: held, then dropped, never sent
+        call.agent.start_user_turn()
+        await call.say(700)
+        call.agent.commit_user_turn()
+        await wait_until(lambda: call.spoken == ["Roger that."], timeout=10)
+        record = server.connections[0]
+        assert record.caller_audio_ms == [700]
+        # activityEnd asked for the answer: the agent's request sent nothing more (a
+        # clientContent would interrupt that answer and ask for another).
+        assert inputs(server) == ["activity_start", *["audio"] * 7, "activity_end"]
+        assert [r.interrupted for r in record.replies] == [False] and call.errors == []
+
+
+async def test_a_cleared_turn_is_never_sent() -> None:
+    async with GeminiLiveServer(steps("Only the second.")) as server, Call(server) as call:
+        call.agent.start_user_turn()
+        await call.say(400)
+        call.agent.clear_user_turn()
+        await call.say(200)  # the button is up: not anyone's turn
+        call.agent.start_user_turn()
+        await call.say(600)
+        call.agent.commit_user_turn()
+        await wait_until(lambda: call.spoken == ["Only the second."], timeout=10)
+        assert server.connections[0].caller_audio_ms == [600]
+        # One activity, opened at the first press (the model stopped then) and left open by
+        # the clear: an activityEnd would have closed a turn the model answers.
+        assert inputs(server) == ["activity_start", *["audio"] * 6, "activity_end"]
+        assert call.errors == []
+
+
+async def test_the_press_stops_the_agent_at_once() -> None:
+    long = "A long answer that the caller cuts short by pressing the button to talk."
+    async with GeminiLiveServer(steps(long, "Yes?"), pace=1.0) as server, Call(server) as call:
+        call.agent.start_user_turn()
+        await call.say(300)
+        call.agent.commit_user_turn()
+        await wait_until(lambda: call.room.speaker.heard_samples > 12000, timeout=10)
+        call.agent.start_user_turn()  # activityStart: the server cuts its answer (barge-in)
+        await wait_until(lambda: len(call.spoken) == 1, timeout=10)
+        assert call.spoken[0].endswith("...")
+        await call.say(300)
+        call.agent.commit_user_turn()
+        await wait_until(lambda: call.spoken[1:] == ["Yes?"], timeout=10)
+        record = server.connections[0]
+        assert [r.interrupted for r in record.replies] == [True, False]
+        assert record.caller_audio_ms == [300, 300] and call.errors == []
+
+
+async def test_manual_turns_need_activity_detection_off() -> None:
+    async with GeminiLiveServer(steps("Unused.")) as server, \
+            Call(server, automatic_activity_detection=True) as call:
+        # The service closes the session (1007) on activityStart while it detects activity.
+        with pytest.raises(RuntimeError, match="automatic_activity_detection=False"):
+            call.agent.start_user_turn()
+        assert "activity_start" not in inputs(server)
+        assert call.agent.state == "listening"
+
+
+def test_what_the_session_sends_for_each_press_release_and_clear() -> None:
+    # The frames themselves (no socket): every audio chunk is tagged by its first sample.
+    s = GeminiLive(api_key="g", automatic_activity_detection=False).session(
+        chat_ctx=ChatContext(), tools=[], on_event=lambda ev: None
+    )
+    s._ws = object()  # type: ignore[assignment]  # capture frames without a socket
+    s._ready.set()
+
+    def chunk(tag: int) -> bytes:
+        return tag.to_bytes(2, "little") * 1600
+
+    def sent() -> list[str]:
+        out = []
+        for frame in s._outbox:
+            body = json.loads(frame)["realtimeInput"]
+            [key] = body
+            out.append(f"audio{base64.b64decode(body['audio']['data'])[0]}" if key == "audio" else key)
+        s._outbox.clear()
+        return out
+
+    s.push_audio(chunk(1))  # before any press
+    s.start_user_turn()
+    s.push_audio(chunk(2))
+    s.clear_user_turn()
+    s.push_audio(chunk(3))  # the button is up
+    s.commit_user_turn()  # no turn open: nothing
+    assert sent() == ["activityStart"]  # the model stops at the press; nothing else went
+    s.start_user_turn()
+    s.push_audio(chunk(4))
+    s.push_audio(chunk(5))
+    s.commit_user_turn()
+    assert sent() == ["audio4", "audio5", "activityEnd"]  # the same activity, now with its turn
+    s.create_response()  # the agent asks: Gemini answers an ended activity by itself
+    assert sent() == []
+    s.start_user_turn()
+    s.push_audio(chunk(6))
+    s.clear_user_turn()
+    s.push_audio(chunk(7))  # the button is up
+    s.commit_audio()  # generate_reply's commit: neither the cleared nor the stray audio goes
+    assert sent() == ["activityStart", "activityEnd"]
+    s.create_response()  # a later request is a request again
+    assert s._outbox and "clientContent" in s._outbox[0]
