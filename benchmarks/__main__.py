@@ -31,6 +31,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--local-agents", type=int, default=5, help="LocalRoom agents for memory (5)")
     p.add_argument("--no-memory", action="store_true", help="skip idle CPU and memory")
     p.add_argument("--barge-ins", type=int, default=10, help="barge-ins through the OpenAI adapter (10; 0 skips)")
+    p.add_argument("--holds", type=int, default=10, help="false interruptions and held barge-ins, each (10; 0 skips)")
     # 20: an N that livekit-agents (AgentSession) still runs in real time on this machine.
     p.add_argument(
         "--sessions", default="1,20,100",
@@ -98,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             _progress(f"{args.barge_ins} barge-ins: {provider} adapter, loopback server in its own process")
             print(format_bargein(run_bargein(args.barge_ins, provider=provider)))
     extra: dict[str, object] = {}
+    if args.holds > 0:
+        from ._holds import format_holds, run_holds
+
+        _progress(f"{args.holds} false interruptions and {args.holds} held barge-ins: scripted provider, LocalRoom")
+        extra["holds"] = holds = run_holds(args.holds)
+        print(format_holds(holds), flush=True)
     if ns := [int(n) for n in args.sessions.split(",") if int(n) > 0]:
         from ._sessions import format_sessions, run_sessions
 
