@@ -90,7 +90,9 @@ MUTANTS = [
     Mutant("j", "audio of a cancelled response starts a new item", "machine/_inbound.py",
            "            if key in self._refused or ev.response_id in self._dropped_responses:",
            "            if key in self._refused:"),
-    Mutant("k", "a barge-in before the response begins does not cancel it", "machine/_runtime.py",
+    Mutant("k", "a barge-in before the response begins does not cancel it", "machine/_chart.py",
+           'cancel_on_arrival.to(cancelling, on="cancel_arrived_response")', "cancel_on_arrival.to(cancelling)"),
+    Mutant("k2", "a response cancelled on arrival is not marked cancelled", "machine/_runtime.py",
            "        if response is not None:\n            response.cancelled = True\n"
            "            self._dropped_responses.add(response.id)\n",
            "        if response is not None:\n            pass\n"),
