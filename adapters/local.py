@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -97,7 +98,8 @@ class LocalSpeaker:
     def clear(self) -> None:
         self._capture.clear()
         self.clears += 1
-        self._limbo.extend(self._pending)
+        # The oldest cleared frames are the ones already on their way out (heard anyway).
+        self._limbo.extend(itertools.islice(self._pending, _LIMBO_FRAMES))
         self._pending.clear()
         self._queued = 0
         self._drained.set()

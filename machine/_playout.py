@@ -104,6 +104,8 @@ class Player:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.paused = False
+        self._clear_mark: int | None = None
+        """Where the output's count of audio heard after a clear stood when we paused."""
         self.write_errors = 0
         """Writes the room refused (each logged): their audio was skipped."""
 
@@ -173,12 +175,13 @@ class Player:
             return None
         # Read the heard position before the clear: after it the output reports nothing
         # queued, and everything written would look heard.
-        current.heard_at_stop = self.heard_samples(current)
+        current.heard_at_stop = self.heard_samples(current) + self._heard_since_pause(current)
         if self._task is not None:
             self._task.cancel()
             self._task = None
         self._output.clear()
         self.paused = False
+        self._clear_mark = None
         while self._queue:
             handle = self._queue.popleft()
             if handle.heard_at_stop is None:
@@ -200,6 +203,7 @@ class Player:
             self._task = None
         self._output.clear()
         self.paused = True
+        self._clear_mark = getattr(self._output, "heard_after_clear_samples", None)
         # The tail's silence pad (a last partial frame, padded) is not audio to put back.
         unheard = max(0, (current.pushed_samples - heard) * 2 - current._pad)
         written = b"".join(current._tail)
@@ -217,9 +221,31 @@ class Player:
         """Play on from where :meth:`pause` stopped."""
         if not self.paused:
             return
+        current = self.current
+        if current is not None:
+            # Audio already on its way out when the pause cleared the output was heard: it
+            # is not played again (where the output can tell; a LiveKit room cannot).
+            skip = self._heard_since_pause(current) * 2
+            current.pushed_samples += skip // 2
+            while skip and current._chunks:
+                head = current._chunks.popleft()
+                if len(head) > skip:
+                    current._chunks.appendleft(head[skip:])
+                    skip = 0
+                else:
+                    skip -= len(head)
         self.paused = False
+        self._clear_mark = None
         if self._queue and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._run(), name="playout")
+
+    def _heard_since_pause(self, current: PlayoutHandle) -> int:
+        """Samples of ``current`` the listener heard after the pause's clear."""
+        mark = self._clear_mark
+        if not self.paused or mark is None:
+            return 0
+        now = int(getattr(self._output, "heard_after_clear_samples", mark))
+        return max(0, min(now - mark, current.received_samples - current.pushed_samples))
 
     async def aclose(self) -> None:
         self._closed = True
