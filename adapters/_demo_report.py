@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from turnstile.machine import RealtimeAgent, Trace
+from turnstile.machine import RealtimeAgent, Trace, TraceRecord
 
 __all__ = ["Narrator", "Timeline"]
 
@@ -28,6 +28,8 @@ class Timeline:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.t0 = trace.started
+        self.holds: list[_Hold] = []
+        """How each hold ended, in order: the summary counts them."""
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -43,8 +45,20 @@ class Timeline:
         step = f"{r.source} --{r.event or '(auto)'}--> {to}"
         if r.region == self.trace.main_region:
             self.line(f"{r.source:>12} --{r.event or '(auto)'}--> {to}")
+            self._tell_hold(r)
         else:
             self.line(f"{'':>12}   {r.region}: {step}")
+
+    def _tell_hold(self, r: TraceRecord) -> None:
+        """Which was which: a hold, and whether the sound was a false interruption or a barge-in."""
+        if r.target == "holding" and r.source != "holding":
+            self.line(f"{'':>12}   (held: a sound over the agent; playout paused, nothing cancelled yet)")
+            return
+        if r.source != "holding" or r.target == "holding":
+            return
+        hold = _Hold.of(r)
+        self.holds.append(hold)
+        self.line(f"{'':>12}   ({hold.story})")
 
 
 class _TimelineLog(logging.Handler):
@@ -58,6 +72,27 @@ class _TimelineLog(logging.Handler):
         message = record.getMessage()
         self.narrator.warnings.append(message)
         self.timeline.line(f"{record.levelname.lower()}: {message}")
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """How a hold ended: ``played_on`` (a false interruption) or a barge-in, and why."""
+
+    played_on: bool
+    what: str
+    story: str
+
+    @staticmethod
+    def of(r: TraceRecord) -> _Hold:
+        text = str(r.data.get("text") or "")
+        if r.target != "speaking":
+            why = "the caller kept talking" if r.event == "interruption_confirmed" else f'real words ("{text}")'
+            return _Hold(False, "a barge-in", f"{why}: a real barge-in, cut where the pause began")
+        if r.event == "user_transcript" and text:
+            what = f'a backchannel ("{text}")'
+            return _Hold(True, what, f"{what}: the agent talks over it, playing on where it paused")
+        what = "no words" if r.event == "user_transcript" else "no words in time"
+        return _Hold(True, what, f"{what} (a cough, a noise): a false interruption, the agent plays on where it paused")
 
 
 @dataclass
@@ -142,6 +177,14 @@ class Narrator:
         for b in self.barge_ins:
             into = f"{b.into_reply_s:.2f}s into the agent's reply" if b.into_reply_s is not None else "mid-reply"
             lines.append(f'  barge-in at {b.at:.2f}s, {into}; the agent was heard up to "{b.heard}"')
+        holds = self.timeline.holds
+        if holds:
+            on = [h.what for h in holds if h.played_on]
+            times = f"{len(holds)} time{'s' if len(holds) != 1 else ''}"
+            lines.append(
+                f"  held {times}: played on through {len(on)} ({'; '.join(on) or 'none'}),"
+                f" {len(holds) - len(on)} became a barge-in"
+            )
         lines.append(f"  tool calls: {', '.join(self.tool_calls) or 'none'}")
         lines.append(f"  errors: {', '.join(self.errors) or 'none'}; warnings: {len(self.warnings)}")
         if self.first_audio_ms:

@@ -111,16 +111,27 @@ class _Caller:
         self.room, self.timeline = room, timeline
         self.said: list[tuple[float, bytes]] = []
 
-    async def say(self, turn: CallerTurn) -> None:
+    async def say(self, turn: CallerTurn, *, trailing_silence: bool = True) -> None:
         pcm = turn.audio()
-        self.timeline.line(f'caller says: "{turn.transcript}"')
+        self.timeline.line(_said(turn))
         self.said.append((self.timeline.now(), pcm))
         mic_rate = self.room.caller.sample_rate
         samples = np.frombuffer(pcm, np.int16)
         if mic_rate != RATE:  # a 48 kHz microphone, as browsers publish: the agent resamples
             samples = np.repeat(samples, mic_rate // RATE)
-        # Trailing silence lets the server's VAD hear the end of the turn.
-        await self.room.caller.say(np.concatenate([samples, np.zeros(mic_rate, np.int16)]).tobytes())
+        # Trailing silence lets the server's VAD hear the end of the turn (a push-to-talk
+        # turn is ended by the application instead).
+        silence = np.zeros(mic_rate if trailing_silence else 0, np.int16)
+        await self.room.caller.say(np.concatenate([samples, silence]).tobytes())
+
+
+def _said(turn: CallerTurn) -> str:
+    if turn.kind == "cough":
+        return "caller coughs (a sound with no words)"
+    if turn.kind == "backchannel":
+        return f'caller says: "{turn.transcript}" (a backchannel, over the agent)'
+    how = " (push-to-talk)" if turn.push_to_talk else ""
+    return f'caller says: "{turn.transcript}"{how}'
 
 
 async def _converse(agent: RealtimeAgent, room: LocalRoom, caller: _Caller, scenario: Scenario) -> None:
@@ -134,11 +145,17 @@ async def _converse(agent: RealtimeAgent, room: LocalRoom, caller: _Caller, scen
         if not isinstance(step, CallerTurn):
             continue
         if step.barge_in_after_ms is not None:
+            # Over the agent: counted from when it is speaking (again, after a hold it resumed).
             await call.state("speaking")
             await asyncio.sleep(step.barge_in_after_ms / 1000)  # the caller's own timing
-        else:
+        elif step.answered:
             await call.spoken_then_listening()
-        await caller.say(step)
+        if step.push_to_talk:
+            agent.start_user_turn()  # the button pressed: the turn is the application's
+            await caller.say(step, trailing_silence=False)
+            agent.commit_user_turn()  # released: commit it, and ask for the answer
+        else:
+            await caller.say(step)
     await call.spoken_then_listening()
 
 
@@ -169,19 +186,26 @@ async def _provider(
         from .gemini import GeminiLive
         from .gemini._loopback import GeminiLiveServer
 
+        detects = not scenario.push_to_talk  # push-to-talk: activityStart / activityEnd, no detection
         if url is None:
             server = await stack.enter_async_context(GeminiLiveServer(scenario))
             timeline.line(f"loopback Gemini Live server on {server.url}")
-            return GeminiLive(api_key=_LOOPBACK_KEY, url=server.url)
-        return GeminiLive(api_key=_key(name, url), url=url)
-    from .openai import OpenAIRealtime
+            return GeminiLive(api_key=_LOOPBACK_KEY, url=server.url, automatic_activity_detection=detects)
+        return GeminiLive(api_key=_key(name, url), url=url, automatic_activity_detection=detects)
+    from .openai import OpenAIRealtime, ServerVad
     from .openai._server import OpenAIRealtimeServer
 
+    # The agent decides turns: the server neither cuts its answer at the caller's first sound
+    # nor answers a cough, so the agent holds, then plays on or gives way. The VAD's 200 ms of
+    # silence keeps a cough (speech, then that silence) under min_interruption_s.
+    # Push-to-talk: the application says where turns begin and end, so no VAD.
+    vad = None if scenario.push_to_talk else ServerVad(silence_duration_ms=200)
+    turns: dict[str, Any] = {"agent_decides_turns": True, "turn_detection": vad}
     if url is None:
         openai = await stack.enter_async_context(OpenAIRealtimeServer(scenario))
         timeline.line(f"loopback OpenAI Realtime server on {openai.url}")
-        return OpenAIRealtime(api_key=_LOOPBACK_KEY, url=openai.url)
-    return OpenAIRealtime(api_key=_key(name, url), url=url)
+        return OpenAIRealtime(api_key=_LOOPBACK_KEY, url=openai.url, **turns)
+    return OpenAIRealtime(api_key=_key(name, url), url=url, **turns)
 
 
 @contextlib.contextmanager

@@ -178,6 +178,19 @@ class Scenario(_Strict):
     description: str = ""
     steps: list[Step]
 
+    @model_validator(mode="after")
+    def _turns_one_way(self) -> Scenario:
+        # A session either detects turns (server VAD) or is told them (push-to-talk): not both.
+        kinds = {s.push_to_talk for s in self.caller_turns if s.answered}
+        if len(kinds) > 1:
+            raise ValueError("push-to-talk turns and detected turns cannot be mixed in one scenario")
+        return self
+
+    @property
+    def push_to_talk(self) -> bool:
+        """The application opens and closes the caller's turns (manual turns, no server VAD)."""
+        return any(s.push_to_talk for s in self.caller_turns)
+
     def bind(self, base_dir: Path | None) -> Scenario:
         """Resolve relative WAV paths against ``base_dir`` (what ``load_scenario`` passes)."""
         for step in self.steps:

@@ -66,7 +66,7 @@ def test_the_summary_counts_the_call(call: Run) -> None:
     summary = call.stdout.split("\nthe call ended: ", 1)[1]
     assert summary.startswith("2 caller turns, 3 agent turns (1 cut off)")
     # The bundled scenario's caller cuts in on the second reply.
-    [barge_in] = [line for line in summary.splitlines() if "barge-in" in line]
+    [barge_in] = [line for line in summary.splitlines() if line.startswith("  barge-in")]
     assert re.search(r"barge-in at \d+\.\d\ds, \d+\.\d\ds into the agent's reply", barge_in)
     assert 'the agent was heard up to "' in barge_in and barge_in.endswith('..."')
     assert 'tool calls: get_weather({"city": "Paris"})' in summary
@@ -91,6 +91,59 @@ def test_the_timeline_and_the_trace_share_one_clock_and_name_leaf_states(call: R
         assert target in (record.target, "(stays)")
         assert abs(t - record.t) <= 0.01, (t, record)
     assert printed[-1][1] == ("listening", "close", "closed")
+
+
+def _hold_ends(trace: Trace) -> list[tuple[str | None, str, object]]:
+    """How each hold ended: (event, target, the transcript it carried)."""
+    return [(r.event, r.target, r.data.get("text")) for r in trace.records
+            if r.region == "turn" and r.source == "holding" and r.target != "holding"]  # fmt: skip
+
+
+def test_the_timeline_says_which_hold_was_which(call: Run) -> None:
+    trace = Trace.read_jsonl(call.folder / "out" / "t.jsonl")
+    # The barge-in lasted min_interruption_s; the cough brought no words; the mm-hmm a backchannel.
+    assert _hold_ends(trace) == [
+        ("interruption_confirmed", "interrupted", None),
+        ("user_transcript", "speaking", ""),
+        ("user_transcript", "speaking", "mm-hmm"),
+    ]
+    lines = [line for _, line in call.timeline()]
+    told = [
+        lines[i + 1].strip() for i, line in enumerate(lines) if re.match(r"^\s*holding --\S+--> (?!\(stays\))", line)
+    ]
+    assert told == [
+        "(the caller kept talking: a real barge-in, cut where the pause began)",
+        "(no words (a cough, a noise): a false interruption, the agent plays on where it paused)",
+        '(a backchannel ("mm-hmm"): the agent talks over it, playing on where it paused)',
+    ]
+    assert sum("caller coughs" in line for line in lines) == 1
+    # Neither the cough nor the mm-hmm is a caller turn, and neither was answered: the reply
+    # they were said over was heard whole.
+    heard = [line for line in lines if line.startswith("model heard the caller")]
+    assert len(heard) == 2
+    [last] = [line for line in lines if line.startswith("agent said: ")][-1:]
+    assert last.endswith('and a warm coat for the walk home."')
+    summary = call.stdout.split("\nthe call ended: ", 1)[1]
+    assert 'held 3 times: played on through 2 (no words; a backchannel ("mm-hmm")), 1 became a barge-in' in summary
+
+
+def test_the_wav_shows_each_pause_and_its_resume(call: Run) -> None:
+    with wave.open(str(call.folder / "out" / "call.wav")) as w:
+        agent = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, 2)[:, 1]
+    turn = [r for r in Trace.read_jsonl(call.folder / "out" / "t.jsonl").records if r.region == "turn"]
+    held = [r.t for r in turn if r.target == "holding" and r.source != "holding"]
+    ended = [(r.t, r.target) for r in turn if r.source == "holding" and r.target != "holding"]
+
+    def loudest(start: float, end: float) -> int:
+        return int(np.abs(agent[round(start * 24000) : round(end * 24000)]).max())
+
+    assert len(held) == len(ended) == 3
+    for start, (end, target) in zip(held, ended, strict=True):
+        assert loudest(start - 0.25, start) > 3000  # the agent was talking
+        # Silent through the hold (the WAV and the trace agree to a few frames of the speaker's).
+        assert end - start > 0.15 and loudest(start + 0.05, end - 0.05) == 0
+        if target == "speaking":
+            assert loudest(end, end + 0.3) > 3000  # and it plays on where it paused
 
 
 def test_warnings_during_the_call_are_on_the_timeline(call: Run) -> None:
