@@ -141,6 +141,8 @@ class ProviderEventHandlers(RuntimeState):
             task = self._tool_tasks.pop(call_id, None)
             if task is not None:
                 task.cancel()
+            else:  # withdrawn before its batch started (or after it ended): never run it
+                self.withdrawn_calls.add(call_id)
 
     def _on_response_done(self, ev: ResponseDone) -> None:
         response = self.responses.pop(ev.response_id, None)

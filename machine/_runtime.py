@@ -67,6 +67,8 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
         self._tool_batches: set[asyncio.Task[None]] = set()
         """The batches running, to cancel at close; the chart's ``tools`` region says whether."""
         self._timed_out: set[str] = set()
+        self.withdrawn_calls: RecentKeys[str, None] = RecentKeys()
+        """Calls the model withdrew before their batch started: data, read when it starts."""
         self.unanswered_outputs = 0
         """Tool outputs sent that no response has answered yet (a count, not a decision)."""
         self.text_retries = 0

@@ -53,6 +53,7 @@ class RuntimeState:
     _tool_tasks: dict[str, asyncio.Task[ToolOutput]]
     _tool_batches: set[asyncio.Task[None]]
     _timed_out: set[str]
+    withdrawn_calls: RecentKeys[str, None]
     text_retries: int
     unanswered_outputs: int
     user_speech_began: float

@@ -37,6 +37,16 @@ class ToolActions(RuntimeState):
 
     async def _run_tools(self, calls: tuple[FunctionCall, ...]) -> None:
         loop = asyncio.get_running_loop()
+        withdrawn = [c for c in calls if c.call_id in self.withdrawn_calls]
+        if withdrawn:  # the model took them back before the batch began: no run, no output
+            for c in withdrawn:
+                self.withdrawn_calls.discard(c.call_id)
+                logger.info("tool call %s was cancelled by the provider; not answering", c.call_id)
+            gone = {c.call_id for c in withdrawn}
+            self.chat_ctx.messages = [
+                m for m in self.chat_ctx.messages if not (m.role == "assistant" and m.tool_call_id in gone)
+            ]
+            calls = tuple(c for c in calls if c.call_id not in gone)
         tasks = {c.call_id: loop.create_task(self.toolbox.call(c.call_id, c.name, c.arguments)) for c in calls}
         self._tool_tasks.update(tasks)
         timeout = self.options.tool_timeout_s

@@ -295,9 +295,6 @@ def test_paths_take_the_transitions_they_lead_to_in_order() -> None:
             assert t.source in before, (t, before)
 
 
-@pytest.mark.xfail(strict=True, reason="a withdrawal that comes before the tool's batch task has started "
-                   "finds no task to cancel (_on_tool_calls_cancelled looks in _tool_tasks, filled when "
-                   "the batch runs): the withdrawn call runs and its output is sent")
 async def test_a_call_withdrawn_in_the_same_tick_is_not_answered() -> None:
     """Found walking ``tools_done`` with nothing owed: the driver first withdrew the call
     right after asking for it, and the tool ran anyway."""
