@@ -2,7 +2,8 @@
 
 A span per session, per user turn, per agent response and per tool call; barge-ins
 (with the heard position), reconnects and errors as events on the session's span; metrics
-for time to first audio, barge-in latency, interruptions, reconnects and token usage.
+for time to first audio, barge-in latency, interruptions, false interruptions (a held
+playout that resumed), reconnects and token usage.
 Names follow OpenTelemetry's GenAI semantic conventions where one applies (``chat`` and
 ``execute_tool`` spans, ``gen_ai.*`` attributes, ``gen_ai.client.token.usage``).
 
@@ -54,6 +55,9 @@ class AgentTelemetry:
             "turnstile.barge_in.latency", unit="s", description="From the caller's speech to the agent's audio stopping"
         )
         self._interruptions = meter.create_counter("turnstile.interruptions", description="Replies cut by the caller")
+        self._false_interruptions = meter.create_counter(
+            "turnstile.false_interruptions", description="Holds on speech over the agent that then played on"
+        )
         self._reconnects = meter.create_counter("turnstile.reconnects", description="Provider sessions lost, then back")
         self._tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}",
                                               description="Tokens used per response")  # fmt: skip
@@ -72,6 +76,10 @@ class AgentTelemetry:
         self._tools: dict[str, Any] = {}
         self._ended = False
         self._tap.attach()
+        # Not one of the inspector's messages: the agent's own event, heard here directly
+        # (guarded as the tap's hooks are: telemetry never raises into the agent).
+        self._on_false = self._tap._guard("false_interruption", self._false_interruption)
+        agent.events.on("false_interruption", self._on_false)
 
     # One message of the stream ----------------------------------------------------------------
     def _on(self, msg: Message) -> None:
@@ -103,6 +111,16 @@ class AgentTelemetry:
             self._barge_latency.record(latency, self._common)
         self._session.add_event("barge_in", attrs)
         self._interruptions.add(1, self._common)
+
+    def _false_interruption(self) -> None:
+        if self._ended:
+            return
+        # Held from the caller's speech start until now, when playout resumed.
+        attrs: dict[str, Any] = {}
+        if self._user_since is not None:
+            attrs["turnstile.held_ms"] = round(max(0.0, self._tap.now() - self._user_since) * 1000)
+        self._session.add_event("false_interruption", attrs)
+        self._false_interruptions.add(1, self._common)
 
     def _on_transition(self, msg: Message) -> None:
         if msg.get("event") == "session_lost":
@@ -164,6 +182,10 @@ class AgentTelemetry:
             return
         self._ended = True
         self._tap.detach()
+        try:
+            self._tap.agent.events.off("false_interruption", self._on_false)
+        except ValueError:  # already gone
+            pass
         for span in (self._user_turn, *self._tools.values()):
             if span is not None:
                 span.end()

@@ -18,8 +18,10 @@ from turnstile.adapters.inspector import attach_telemetry
 from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai import OpenAIRealtime
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
-from turnstile.machine import RealtimeAgent
+from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
+from turnstile.machine import AgentOptions, Capabilities, InputSpeechStarted, InputSpeechStopped, RealtimeAgent
 
+from .._util import wait_until
 from ._call import RATE, SCENARIO, barge_in_call, get_weather
 
 
@@ -87,3 +89,42 @@ def test_without_opentelemetry_nothing_is_done(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if not installed: import fails
     agent = RealtimeAgent(OpenAIRealtime(api_key="sk-loopback", url="ws://127.0.0.1:9/never"))
     assert attach_telemetry(agent) is None
+
+
+async def test_a_held_reply_that_plays_on_is_a_false_interruption_not_a_barge_in() -> None:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    # As tests/test_holding.py: a provider that keeps generating through speech over the agent.
+    provider, room = ScriptedRealtime(Capabilities(holds_playout=True, replies_to_turns=False)), LocalRoom()
+    options = AgentOptions(min_interruption_s=5.0, false_interruption_timeout_s=0.2)
+    agent = RealtimeAgent(provider, options=options)
+    telemetry = attach_telemetry(agent, tracer_provider=tracer_provider,
+                                 meter_provider=MeterProvider(metric_readers=[reader]))  # fmt: skip
+    assert telemetry is not None
+    try:
+        await agent.start(room)
+        await agent.wait_for_state("listening")
+        s = provider.last_session
+        agent.generate_reply()
+        rid, iid = s.start_audio_response(pcm_tone(800), transcript="a whole answer", done=False)
+        await wait_until(lambda: room.speaker.heard_samples > 2400)
+        s.emit(InputSpeechStarted())
+        assert agent.state == "holding"
+        s.emit(InputSpeechStopped())  # a cough: short, and no words follow
+        await agent.wait_for_state("speaking", timeout=3)  # false_interruption: it plays on
+        s.finish_response(rid, iid, transcript="a whole answer")
+        await agent.wait_for_state("listening", timeout=5)
+    finally:
+        await agent.aclose()
+        await room.aclose()
+
+    sessions: list[Any] = [span for span in exporter.get_finished_spans() if span.name == "turnstile.session"]
+    [session] = sessions
+    [held] = [e for e in session.events if e.name == "false_interruption"]
+    assert held.attributes["turnstile.held_ms"] >= 150  # the 0.2 s wait for words, at least
+    assert not [e for e in session.events if e.name == "barge_in"]
+    points = metric_points(reader)
+    assert sum(p.value for p in points["turnstile.false_interruptions"]) == 1
+    assert "turnstile.interruptions" not in points or sum(p.value for p in points["turnstile.interruptions"]) == 0
