@@ -45,6 +45,7 @@ from typing import Any
 from turnstile.adapters.voice import RATE, voice
 
 from ._sessions_format import LIMIT_MS, format_sessions
+from ._sessions_inspector import INSPECTED, InspectorProcess, check_inspector
 from ._sessions_venvs import python_for
 
 __all__ = ["format_sessions", "run_sessions"]
@@ -68,6 +69,8 @@ FRAMEWORKS = {
     "openai-agents": "benchmarks._sessions_peer_oai_agents",
     # The plugin's RealtimeSession driven by hand, without AgentSession: a lower bound.
     "livekit-agents-session": "benchmarks._sessions_peer",
+    # Turnstile's sessions, every agent publishing to one inspector in a process of its own.
+    **INSPECTED,
 }
 PEERS = ("livekit-agents", "pipecat", "openai-agents")
 """The frameworks users pick, run as their users run them: Turnstile's ratios are against these."""
@@ -141,6 +144,7 @@ def _run_one(
 NO_TRUNCATION = ("turnstile-gemini",)
 """Halves whose provider has no truncation (Gemini interrupts server-side)."""
 DISTRIBUTIONS = {"turnstile": "turnstile-agents", "turnstile-gemini": "turnstile-agents", "floor": "aiohttp",
+                 "turnstile+inspector": "turnstile-agents",
                  "livekit-agents": "livekit-agents", "livekit-agents-session": "livekit-agents",
                  "pipecat": "pipecat-ai", "openai-agents": "openai-agents"}  # fmt: skip
 
@@ -229,7 +233,14 @@ def run_sessions(
                     continue  # said once, in the table's notes
                 if progress is not None:
                     progress(f"sessions: {name}, N={n}, {seconds:.0f} s window")
-                out["runs"][name].append(_run_one(python, module, n, seconds, timeline, scenario))
+                if name in INSPECTED:
+                    with InspectorProcess(_free_port()) as inspector:
+                        row = _run_one(python, module, n, seconds, timeline, scenario, inspector.args)
+                        if "error" not in row:
+                            row["inspector"] = inspector.received(n)
+                else:
+                    row = _run_one(python, module, n, seconds, timeline, scenario)
+                out["runs"][name].append(row)
                 time.sleep(0.5)  # let the previous server's port and CPU settle
             # The room's cost depends on the microphone frame length each framework reads
             # (as rtc.AudioStream's frame_size_ms): one baseline per length, each framework
@@ -249,6 +260,7 @@ def run_sessions(
     for name, rows in out["runs"].items():
         for row in rows:
             check_work(row, out, truncates=name not in NO_TRUNCATION)
+            check_inspector(row)
     out["summary"] = {name: _summary(rows) for name, rows in out["runs"].items() if rows}
     return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._sessions_inspector import inspector_lines
+
 __all__ = ["GOAL_BARGE_IN_P99_MS", "GOAL_FLOOR_RATIO", "GOAL_PEER_RATIO", "LIMIT_MS", "format_sessions"]
 
 LIMIT_MS = 20.0
@@ -95,7 +97,7 @@ def format_sessions(r: dict[str, Any]) -> str:
         )
     for peer, label in PEER_LABELS.items():
         lines += _ratios_against(r, peer, label)
-    lines += _floor_ratios(r) + _goals(r)
+    lines += _floor_ratios(r) + inspector_lines(r) + _goals(r)
     return "\n".join(lines)
 
 
@@ -156,7 +158,7 @@ def _goals(r: dict[str, Any]) -> list[str]:
         row, floor = pairs[-1]
         ratio = row["cpu_s_per_session_minute"] / floor["cpu_s_per_session_minute"]
         lines.append(_goal(f"CPU per session-minute at N={row['n']}, Turnstile / floor", ratio, GOAL_FLOOR_RATIO, "<="))
-    for name in ("turnstile", "turnstile-gemini"):
+    for name in ("turnstile", "turnstile+inspector", "turnstile-gemini"):
         rows = [row for row in r["runs"].get(name, []) if "error" not in row and row["barge_in_ms"]["p99"] is not None]
         if rows:
             row = max(rows, key=lambda x: x["n"])

@@ -157,13 +157,13 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
     ticks0, late0 = clock.ticks, clock.late_ticks
     gc_pauses = _GcPauses()
     gc_pauses.recording = True
-    srv0 = _server_cpu_s(args.server_pid)
+    srv0, insp0 = _server_cpu_s(args.server_pid), _server_cpu_s(args.inspector_pid)
     clock.record(True)
     w0, c0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
     await asyncio.sleep(args.seconds)
     wall = time.perf_counter() - w0
     cpu, main_cpu = time.process_time() - c0, time.thread_time() - t0
-    srv1 = _server_cpu_s(args.server_pid)
+    srv1, insp1 = _server_cpu_s(args.server_pid), _server_cpu_s(args.inspector_pid)
     clock.record(False)
     gc_pauses.recording = False
     rss_end = rss_mb()
@@ -209,6 +209,8 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         # The microphone frame length the framework asked the room for (frame_size_ms).
         "mic_frame_ms": max((r.link_.frame_ms for r in rooms if r.link_ is not None), default=None),
     }
+    if insp0 is not None and insp1 is not None:  # the half with an inspector in a process of its own
+        result["inspector_cpu_s_per_session_minute"] = round((insp1 - insp0) / minutes, 4)
     clock.mic_on = False
     # All at once, within a bound: an overloaded framework closing N sessions one by one
     # could outlast the parent's patience, and the figures are already taken.
@@ -247,6 +249,7 @@ def parse(queue_ms: int, argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--timeline", required=True, help="raw PCM16 mono 24 kHz: one caller cycle")
     p.add_argument("--server-pid", type=int)
+    p.add_argument("--inspector-pid", type=int, help="an inspector process the sessions publish to")
     p.add_argument(
         "--queue-ms", type=int, default=queue_ms, help=f"output queue (default {queue_ms}: the framework's own)"
     )
