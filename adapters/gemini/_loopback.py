@@ -96,7 +96,10 @@ class GeminiLiveServer(LoopbackServer):
     played (1.0, as the service; ``math.inf`` does not wait). ``api_key``: the
     only key accepted (default: any). ``go_away_time_left``: seconds between a
     scenario's goAway fault and the close. ``ssl_context``: serve ``wss://``
-    (clients such as google-genai only connect over TLS).
+    (clients such as google-genai only connect over TLS). ``voice_activity``: report
+    what automatic activity detection hears as ``voiceActivity`` messages
+    (``ACTIVITY_START`` / ``ACTIVITY_END``), as the service's newer models do; off by
+    default, as the adapter does not read them yet.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class GeminiLiveServer(LoopbackServer):
         playout_speed: float = 1.0,
         go_away_time_left: float = 1.0,
         ssl_context: ssl.SSLContext | None = None,
+        voice_activity: bool = False,
     ) -> None:
         if pace <= 0 or playout_speed <= 0:
             raise ValueError("pace and playout_speed must be positive")
@@ -120,6 +124,7 @@ class GeminiLiveServer(LoopbackServer):
         self.playout_speed = playout_speed
         self.go_away_time_left = go_away_time_left
         self.ssl_context = ssl_context
+        self.voice_activity = voice_activity
         self.connections: list[ConnectionRecord] = BoundedLog(KEEP_CONNECTIONS)  # the newest
         # Session resumption handles issued, across connections: the newest stay valid.
         self.handles: dict[str, SessionState] = BoundedDict()

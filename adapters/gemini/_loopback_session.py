@@ -279,20 +279,30 @@ class LiveConnection:
     async def _caller_started(self) -> None:
         self.activity = True
         self._caller_audio_ms = 0.0
+        await self._voice_activity("ACTIVITY_START")
         if self.interrupts:
             await self._interrupt()
 
     async def _caller_stopped(self) -> None:
         self.activity = False
+        await self._voice_activity("ACTIVITY_END")
         caller = self.cursor.next_caller()
         transcript = caller.transcript if caller is not None else ""
         self.context_chars += len(transcript)
         self.context_audio_ms += self._caller_audio_ms
         self.record.caller_turns.append(transcript)
         self.record.caller_audio_ms.append(self._caller_audio_ms)
-        if self.input_transcription and transcript:
+        if self.input_transcription and transcript:  # a cough: no words, no transcription
             await self.send({"serverContent": {"inputTranscription": {"text": transcript}}})
-        self.respond()
+        # The script's model does not answer a cough or an mm-hmm (it heard nothing to answer);
+        # with NO_INTERRUPTION the reply under way simply carries on.
+        if caller is None or caller.answered:
+            self.respond()
+
+    async def _voice_activity(self, kind: str) -> None:
+        # What the service's own detection heard (not the client's activityStart / End).
+        if self.detector is not None and self.server.voice_activity:
+            await self.send({"voiceActivity": {"voiceActivityType": kind}})
 
     # ------------------------------------------------------------ turns
 
