@@ -139,7 +139,9 @@ class AgentChart(StateChart["ChartActions"]):
             # announced, then nothing): cancel it and keep what was heard, as a barge-in does.
             response_stalled = thinking.to(
                 listening, cond="stream_owed or In('cancel_on_arrival')", on="abandon_response"
-            ) | interrupted.from_(speaking, holding, cond="stream_owed", on="abandon_response")
+            ) | speaking.to(interrupted, cond="stream_owed", on="abandon_response")
+            # (Not while holding: the hold's own deadlines end it, and a stall shows once
+            # playout resumes and starves.)
             # The room stopped taking the agent's audio: the same, from what was heard.
             playout_stalled = speaking.to(interrupted, on="abandon_response")
             # A reply still owed (a tool's, or one asked for) is thought about after playout.

@@ -221,11 +221,7 @@ async def until(watcher: Watcher, done: Callable[[], bool], what: Callable[[], s
 
 
 # Known gaps between the chart and the runtime, each a strict xfail until fixed.
-KNOWN = {
-    "holding --response_stalled [stream_owed]--> interrupted": "the stream watchdog re-arms while the "
-    "player holds queued audio (_stream_overdue: playing and not starved), and a held (paused) "
-    "player always does, so a stream that stalls while holding is never reported",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _walks() -> list[object]:

@@ -26,9 +26,9 @@ from turnstile.machine import (
 )
 from turnstile.machine._playout import FRAME_MS, Player
 
+from ._property_world import CountingRoom, CountingSpeaker
 from ._util import wait_until
 from .test_player import RATE, RecordingOutput
-from ._property_world import CountingRoom, CountingSpeaker
 
 FRAME = RATE * FRAME_MS // 1000
 
