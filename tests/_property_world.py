@@ -86,11 +86,6 @@ class World:
         self.user_owed = self.may_ask_anew = self.seen = self.requests = 0
         self.tool_owed = False
         self.extra_asks: list[int] = []
-        # The regions' invariants: what the user is doing, and every ask the agent made.
-        self.user_talking = False
-        self.user_asks = 0  # generate_reply calls that ask (the session is ready)
-        self.asking_for_user = False
-        self.chart_asks_while_speaking: list[tuple[str, ...]] = []
         self.server_cancelled: set[str] = set()  # responses the agent cancelled at the server
         self.slow_calls: list[str] = []
         agent.on("agent_started_speaking", self._item_started)
@@ -104,17 +99,6 @@ class World:
             truncate(item_id, content_index, audio_end_ms)
 
         self.session.truncate = recorded  # type: ignore[method-assign]
-        create_response = self.session.create_response
-
-        def asked() -> None:
-            # The chart asks for a reply it owes only once playout ended; the user may ask
-            # at any time (generate_reply while the agent speaks).
-            playing = self.agent._runtime.player is not None and self.agent._runtime.player.playing
-            if not self.asking_for_user and ("speaking" in self.agent.configuration or playing):
-                self.chart_asks_while_speaking.append(self.agent.configuration)
-            create_response()
-
-        self.session.create_response = asked  # type: ignore[method-assign]
 
     def new_tone(self) -> int:
         self.tones += 1
@@ -149,7 +133,6 @@ class World:
 
     def barge(self) -> None:
         self.session.emit(InputSpeechStarted(), InputSpeechStopped())
-        self.user_talking = False
 
     def _state_changed(self, old: str, new: str, event: str | None) -> None:
         if old not in ("thinking", "speaking"):
@@ -228,23 +211,15 @@ class World:
             s.emit(SessionLost(reason="x"))
         elif op == "speech_started":
             s.emit(InputSpeechStarted())
-            self.user_talking = self.agent.state != "closed"
         elif op == "speech_stopped":
             s.emit(InputSpeechStopped())
-            self.user_talking = False
         elif op == "committed":
             s.emit(InputAudioCommitted(item_id=self.new("u")))
         elif op == "reply":
             self.sync()
             if self.agent.state != "closed":
                 self.user_owed += 1
-            if self.agent.state not in ("initializing", "closed"):
-                self.user_asks += 1  # asked now (before the session is ready: once it is)
-            self.asking_for_user = True
-            try:
-                self.agent.generate_reply()
-            finally:
-                self.asking_for_user = False
+            self.agent.generate_reply()
         elif op == "interrupt":
             self.agent.interrupt()
         elif op == "created":
@@ -303,7 +278,6 @@ class World:
         if not self.connected:
             await self.do("ready")
         self.session.emit(InputSpeechStopped())  # the user is not talking over the agent
-        self.user_talking = False
         self.sync()
         while self.requests:
             await self.do("created")

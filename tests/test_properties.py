@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from turnstile.adapters.scripted import ScriptedRealtime
+from turnstile.adapters.testing import check_invariants
 from turnstile.machine import DEFAULT_STATE_MAP, AgentError, AgentOptions, Capabilities, RealtimeAgent
 
 from ._property_world import CountingRoom, World, settled
@@ -103,29 +104,7 @@ def check(world: World, caps: Capabilities) -> None:
             f"truncated at {audio_end_ms} ms; the listener heard {heard} samples of the {received} sent")
     world.sync()
     assert not world.extra_asks, ("a response was asked for with no reply owed", session.names())
-    check_regions(world)
-
-
-def check_regions(world: World) -> None:
-    agent, rt = world.agent, world.agent._runtime
-    configuration = agent.configuration
-    session_asks = sum(1 for s in world.session.sent if s.name == "create_response")
-    tools = agent.trace.region("tools").transitions
-    asks = sum(1 for t in tools if t == (None, "reply_owed", "no_tools"))
-    assert session_asks == asks + world.user_asks, (
-        f"{session_asks} replies asked for: {asks} by the chart leaving reply_owed, "
-        f"{world.user_asks} by generate_reply", tools)
-    assert not world.chart_asks_while_speaking, ("a reply owed was asked for during playout",
-                                                 world.chart_asks_while_speaking)
-    if configuration == ("closed",):
-        return
-    if "speaking" in configuration:
-        assert rt.player is not None and rt.player.playing, ("speaking with nothing to play", configuration)
-    live = [r.id for r in rt.responses.values() if not r.cancelled]
-    assert len(live) <= 1, ("two responses streaming", live)
-    if "no_response" in configuration:
-        assert not live, ("no_response with a live response in flight", live)
-    assert ("talking" in configuration) == world.user_talking, (configuration, world.user_talking)
+    check_invariants(world.agent)  # the regions' invariants, as users check them
 
 
 def check_settled(world: World) -> None:
@@ -169,6 +148,7 @@ async def scenario(ops: list[str], caps: Capabilities, fast_watchdogs: bool,
     try:
         await agent.start(room)
         await provider.last_session.wait_sent("connect")
+        check_invariants(agent)  # from here on it follows the user's speech and every ask
         world = World(agent, provider, room, release_tools)
         for op in ops:
             await world.do(op)
