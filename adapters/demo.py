@@ -111,7 +111,7 @@ class _Caller:
         self.room, self.timeline = room, timeline
         self.said: list[tuple[float, bytes]] = []
 
-    async def say(self, turn: CallerTurn, *, trailing_silence: bool = True) -> None:
+    async def say(self, turn: CallerTurn, *, silence_after_ms: int = 1000) -> None:
         pcm = turn.audio()
         self.timeline.line(_said(turn))
         self.said.append((self.timeline.now(), pcm))
@@ -120,8 +120,8 @@ class _Caller:
         if mic_rate != RATE:  # a 48 kHz microphone, as browsers publish: the agent resamples
             samples = np.repeat(samples, mic_rate // RATE)
         # Trailing silence lets the server's VAD hear the end of the turn (a push-to-talk
-        # turn is ended by the application instead).
-        silence = np.zeros(mic_rate if trailing_silence else 0, np.int16)
+        # button is let go a moment after the last word, once that word has gone out).
+        silence = np.zeros(mic_rate * silence_after_ms // 1000, np.int16)
         await self.room.caller.say(np.concatenate([samples, silence]).tobytes())
 
 
@@ -152,7 +152,7 @@ async def _converse(agent: RealtimeAgent, room: LocalRoom, caller: _Caller, scen
             await call.spoken_then_listening()
         if step.push_to_talk:
             agent.start_user_turn()  # the button pressed: the turn is the application's
-            await caller.say(step, trailing_silence=False)
+            await caller.say(step, silence_after_ms=300)
             agent.commit_user_turn()  # released: commit it, and ask for the answer
         else:
             await caller.say(step)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from .voice import RATE, voice
 
@@ -93,9 +93,13 @@ class CallerTurn(_Strict):
         description="speech: a turn; cough: sound with no words (its transcription is empty); "
         "backchannel: a short acknowledgement such as mm-hmm, said over the agent.",
     )
-    transcript: str = Field("", description="What the caller says (a cough says nothing; a backchannel: mm-hmm).")
     wav: str | None = Field(
         None, description="A WAV file to play instead of synthesized speech; relative to the scenario file."
+    )
+    transcript: str = Field(
+        "",
+        validate_default=True,
+        description="What the caller says (a cough says nothing; a backchannel: mm-hmm by default).",
     )
     pitch: float = CALLER_PITCH
     barge_in_after_ms: int | None = Field(
@@ -112,15 +116,18 @@ class CallerTurn(_Strict):
     _base_dir: Path | None = PrivateAttr(None)
     _audio: bytes | None = PrivateAttr(None)
 
-    @model_validator(mode="after")
-    def _fits_its_kind(self) -> CallerTurn:
-        if self.kind == "cough" and self.transcript:
+    @field_validator("transcript")
+    @classmethod
+    def _fits_its_kind(cls, transcript: str, info: ValidationInfo) -> str:
+        # Reported at the transcript (steps.N.caller.transcript), where the fix goes.
+        kind = info.data.get("kind", "speech")
+        if kind == "cough" and transcript:
             raise ValueError("a cough has no words: leave its transcript empty")
-        if self.kind == "backchannel" and not self.transcript:
-            self.transcript = "mm-hmm"
-        if self.kind == "speech" and not self.transcript and self.wav is None:
+        if kind == "backchannel" and not transcript:
+            return "mm-hmm"
+        if kind == "speech" and not transcript and info.data.get("wav") is None:
             raise ValueError("a caller turn of speech needs a transcript (or a wav)")
-        return self
+        return transcript
 
     def audio(self) -> bytes:
         """PCM16 mono at 24 kHz: the WAV if one is named, else a cough or speech synthesized from the transcript."""
