@@ -40,7 +40,8 @@ def test_a_cough_has_no_words_and_a_backchannel_says_mm_hmm() -> None:
 
 def test_the_server_vad_hears_a_cough_as_speech_shorter_than_a_barge_in() -> None:
     audio = np.frombuffer(CallerTurn(kind="cough").audio(), np.int16)
-    events = EnergyVad(VadSettings(silence_duration_ms=200)).feed(np.concatenate([audio, np.zeros(RATE, np.int16)]))
+    quiet = np.zeros(RATE // 2, np.int16)  # before it: room for the VAD's prefix padding
+    events = EnergyVad(VadSettings(silence_duration_ms=200)).feed(np.concatenate([quiet, audio, quiet, quiet]))
     assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
     start, stop = events
     assert isinstance(start, SpeechStarted) and isinstance(stop, SpeechStopped)
