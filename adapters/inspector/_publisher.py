@@ -54,7 +54,7 @@ class InspectorPublisher:
         transcripts: bool = True,
         room: str | None = None,
         max_queue: int = 2000,
-        poll_s: float = 0.25,
+        poll_s: float = 5.0,
         backoff_s: tuple[float, float] = (0.2, 5.0),
         flush_s: float = 1.0,
     ) -> None:
@@ -77,6 +77,9 @@ class InspectorPublisher:
         self._tap = Tap(agent, self._put, transcripts=transcripts, room=room)
         self._chart = _chart_dot(type(agent.chart))
         self._tap.attach()
+        # Every transition wakes the sender (other regions' announce no agent event), so it
+        # sleeps while nothing happens: no idle polling per session.
+        agent.chart.add_listener(_Wake(self._wake))
         self._tap.drain()  # what happened before attaching (a late attach still shows it)
         self._start()
 
@@ -208,6 +211,16 @@ class InspectorPublisher:
             self.dropped += len(batch)  # lost with the connection: counted, not retried
             raise
         self.sent += len(batch)
+
+
+class _Wake:
+    """A chart listener: any transition wakes the publisher's sender."""
+
+    def __init__(self, wake: asyncio.Event) -> None:
+        self._wake = wake
+
+    def after_transition(self) -> None:
+        self._wake.set()
 
 
 def attach_inspector(
