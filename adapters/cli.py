@@ -354,10 +354,10 @@ def _add_livekit(sub: Any) -> None:
 
 def _add_observers(p: argparse.ArgumentParser, *, inspect: bool) -> None:
     p.add_argument("--record", metavar="DIR", help="record each session into DIR, one file per "
-                   "session, for `turnstile replay` (as TURNSTILE_RECORD=DIR)")  # fmt: skip
+                   "session, for turnstile replay (as TURNSTILE_RECORD=DIR)")  # fmt: skip
     if inspect:
         p.add_argument("--inspect", metavar="URL", help="publish each session to the inspector at "
-                       "URL (`turnstile inspect` prints it; as TURNSTILE_INSPECT=URL)")  # fmt: skip
+                       "URL (turnstile inspect prints it; as TURNSTILE_INSPECT=URL)")  # fmt: skip
 
 
 def _export_observers(args: argparse.Namespace) -> None:

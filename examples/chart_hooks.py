@@ -22,7 +22,7 @@ from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.openai import ServerVad
 from turnstile.adapters.scenario import read_wav_pcm16
 from turnstile.adapters.voice import RATE
-from turnstile.machine import RealtimeAgent, Trace
+from turnstile.machine import AgentOptions, RealtimeAgent, Trace
 
 
 class Log:
@@ -57,7 +57,10 @@ TALK = "I really need to ask you something else"
 
 
 async def main(url: str | None = None, wav: str | None = None) -> Trace:
+    # This example decides barge-ins with its own guard, so the built-in hold (which the
+    # same VAD settings would turn on: see README, "Turn-taking") is off.
     agent = RealtimeAgent(openai_provider(url, turn_detection=VAD),
+                          options=AgentOptions(resume_false_interruption=False),
                           listeners=[Log(), IgnoreShortBargeIns()])
     stopped = asyncio.Event()
     agent.on("user_stopped_speaking", stopped.set)
