@@ -97,6 +97,18 @@ class _Call:
     async def state(self, state: str) -> None:
         await self._until(lambda: self.agent.state == state, f"the agent to be {state}")
 
+    async def speaking_unless_done(self) -> None:
+        """Until the agent speaks; or, cut off with nothing more on its way, until it listens
+        (a cough meant for a reply the server already cut is coughed anyway)."""
+
+        def ready() -> bool:
+            if self.agent.state == "speaking":
+                return True
+            idle = {"no_response", "no_tools"} <= set(self.agent.configuration)
+            return self.agent.state == "listening" and idle
+
+        await self._until(ready, "the agent to speak")
+
     async def spoken_then_listening(self) -> None:
         """Wait for the agent's next spoken item to end, then for it to listen."""
         await self._until(lambda: self.spoken > 0, "the agent to speak")
@@ -129,7 +141,7 @@ def _said(turn: CallerTurn) -> str:
     if turn.kind == "cough":
         return "caller coughs (a sound with no words)"
     if turn.kind == "backchannel":
-        return f'caller says: "{turn.transcript}" (a backchannel, over the agent)'
+        return f'caller says: "{turn.transcript}" (a backchannel)'
     how = " (push-to-talk)" if turn.push_to_talk else ""
     return f'caller says: "{turn.transcript}"{how}'
 
@@ -146,7 +158,7 @@ async def _converse(agent: RealtimeAgent, room: LocalRoom, caller: _Caller, scen
             continue
         if step.barge_in_after_ms is not None:
             # Over the agent: counted from when it is speaking (again, after a hold it resumed).
-            await call.state("speaking")
+            await (call.state("speaking") if step.answered else call.speaking_unless_done())
             await asyncio.sleep(step.barge_in_after_ms / 1000)  # the caller's own timing
         elif step.answered:
             await call.spoken_then_listening()

@@ -146,6 +146,19 @@ def test_the_wav_shows_each_pause_and_its_resume(call: Run) -> None:
             assert loudest(end, end + 0.3) > 3000  # and it plays on where it paused
 
 
+def test_on_gemini_the_service_cuts_at_the_cough_and_the_call_still_ends(tmp_path: Path) -> None:
+    # Gemini's default activity handling stops the answer at the first sound: nothing to hold,
+    # the cough is a barge-in, and the mm-hmm meant for that answer is said to a listening agent.
+    result = run_cli("demo", "--provider", "gemini", *OUT, cwd=tmp_path, env=without_graphviz(tmp_path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.split("\nthe call ended: ", 1)[1]
+    assert summary.startswith("2 caller turns, 3 agent turns (2 cut off)")
+    assert "held" not in summary and "holding" not in result.stdout
+    lines = result.stdout.splitlines()
+    cough = next(i for i, line in enumerate(lines) if "caller coughs" in line)
+    assert any("--interrupt--> interrupted" in line for line in lines[cough:])
+
+
 def test_warnings_during_the_call_are_on_the_timeline(call: Run) -> None:
     warnings = [line for line in call.stdout.splitlines() if "the model answered in text" in line]
     assert warnings and all(LINE.match(line) for line in warnings)
