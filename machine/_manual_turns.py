@@ -39,6 +39,17 @@ class ManualTurns:
 
     _turn_from: int | None = None
     """The microphone chunks sent when the open turn began; None: no turn open."""
+    _buffered_from: int = 0
+    """The microphone chunks sent when the provider's input buffer was last emptied (a
+    commit or a clear): a commit with none sent since would be refused as empty."""
+
+    def _buffer_emptied(self) -> None:
+        fwd = self._forwarder
+        self._buffered_from = fwd.sent_chunks if fwd is not None else 0
+
+    def _buffer_holds_audio(self) -> bool:
+        fwd = self._forwarder
+        return fwd is not None and fwd.sent_chunks > self._buffered_from
 
     def start_user_turn(self) -> None:
         """The user starts a turn: what the provider buffered before is dropped, and the
@@ -51,6 +62,7 @@ class ManualTurns:
         if session is None:
             return
         session.start_user_turn()
+        self._buffer_emptied()
         self._send("interrupt")  # the press is the user taking the floor: no hold, no guard
         fwd = self._forwarder
         self._turn_from = fwd.sent_chunks if fwd is not None else 0
@@ -76,6 +88,7 @@ class ManualTurns:
         if rt.responses:
             rt.cancel_response()  # one began after the press (an answer to an earlier turn)
         session.commit_user_turn()
+        self._buffer_emptied()
         rt.request_response()
 
     def clear_user_turn(self) -> None:
@@ -86,6 +99,7 @@ class ManualTurns:
             return
         self._turn_from = None
         session.clear_user_turn()
+        self._buffer_emptied()
 
     def _live_session(self, call: str) -> RealtimeSession | None:
         session = self._session

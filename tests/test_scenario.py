@@ -113,11 +113,6 @@ async def test_the_demo_runner_opens_and_commits_push_to_talk_turns_on_openai(
     assert trace.final_state == "closed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="machine/_agent.py generate_reply commits the input buffer under manual turns even when "
-    "nothing was said since the last commit: OpenAI answers input_audio_buffer_commit_empty",
-)
 async def test_the_agent_speaking_first_under_manual_turns_commits_nothing(tmp_path: Path) -> None:
     async with OpenAIRealtimeServer(PUSH_TO_TALK) as server:
         await _demo(tmp_path, server.url, "openai")

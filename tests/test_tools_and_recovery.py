@@ -27,6 +27,8 @@ from turnstile.machine import (
     ToolOutput,
 )
 
+from ._util import wait_until
+
 
 async def get_weather(city: str, unit: Literal["c", "f"] = "c") -> dict[str, object]:
     """Current weather for a city."""
@@ -226,8 +228,16 @@ async def test_manual_turns_commit_before_a_reply() -> None:
     provider = ScriptedRealtime(Capabilities(server_turn_detection=False, replies_to_turns=False))
     room = LocalRoom()
     agent = await started(provider, room)
+    agent.generate_reply()  # the agent speaks first: nothing said, nothing to commit
+    assert provider.last_session.names()[-1:] == ["create_response"]
+    assert "commit_audio" not in provider.last_session.names()
+    fwd = agent.forwarder
+    assert fwd is not None
+    said = asyncio.create_task(room.caller.say(pcm_tone(300, sample_rate=48000)))
+    await wait_until(lambda: fwd.sent_chunks > 0, timeout=5)  # the user's manual turn
     agent.generate_reply()
     assert provider.last_session.names()[-2:] == ["commit_audio", "create_response"]
+    await said
     await agent.aclose()
     await room.aclose()
 
