@@ -16,6 +16,7 @@ from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scenario import CallerTurn, Scenario, load_scenario
 from turnstile.machine import AgentError, RealtimeAgent, Tool
 
+from .._loopback_call import LoopbackCall, gemini_loopback
 from .._util import wait_until
 
 RATE = 24000
@@ -30,25 +31,9 @@ async def say(room: LocalRoom, turn: CallerTurn) -> None:
     await room.caller.say(np.concatenate([pcm, np.zeros(RATE, np.int16)]).tobytes())
 
 
-class Call:
+class Call(LoopbackCall):
     def __init__(self, server: GeminiLiveServer, **kw: object) -> None:
-        self.provider = GeminiLive(api_key="g-loopback", url=server.url, backoff_base_s=0.05, **kw)
-        self.room = LocalRoom(caller_sample_rate=RATE)
-        self.agent = RealtimeAgent(self.provider, tools=[get_weather])
-        self.errors: list[AgentError] = []
-        self.spoken: list[str] = []
-        self.agent.on("error", self.errors.append)
-        for name in ("agent_speech_committed", "agent_speech_interrupted"):
-            self.agent.on(name, self.spoken.append)
-
-    async def __aenter__(self) -> Call:
-        await self.agent.start(self.room)
-        await self.agent.wait_for_state("listening", timeout=10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.agent.aclose()
-        await self.room.aclose()
+        super().__init__(gemini_loopback(server, **kw), RATE, tools=[get_weather])
 
 
 async def test_the_demo_call_through_gemini() -> None:

@@ -12,47 +12,19 @@ import pytest
 from turnstile.adapters.gemini import GeminiLive
 from turnstile.adapters.gemini._client import RealtimeInput
 from turnstile.adapters.gemini._loopback import GeminiLiveServer
-from turnstile.adapters.local import LocalRoom
 from turnstile.adapters.scenario import CallerTurn, ModelReply, Scenario
-from turnstile.adapters.scripted import pcm_tone
-from turnstile.machine import AgentError, ChatContext, RealtimeAgent
+from turnstile.machine import ChatContext
 
+from .._loopback_call import LoopbackCall, gemini_loopback
 from .._util import wait_until
 
 RATE = 16000  # the caller at the provider's input rate: whole 100 ms chunks, no resampler lag
 
 
-Agent = RealtimeAgent  # start_user_turn / commit_user_turn / clear_user_turn (ManualTurns)
-
-
-class Call:
+class Call(LoopbackCall):
     def __init__(self, server: GeminiLiveServer, **kw: object) -> None:
         kw.setdefault("automatic_activity_detection", False)
-        self.provider = GeminiLive(api_key="g-loopback", url=server.url, backoff_base_s=0.05, **kw)  # type: ignore[arg-type]
-        self.room = LocalRoom(caller_sample_rate=RATE)
-        self.agent = Agent(self.provider)
-        self.errors: list[AgentError] = []
-        self.spoken: list[str] = []
-        self.agent.on("error", self.errors.append)
-        for name in ("agent_speech_committed", "agent_speech_interrupted"):
-            self.agent.on(name, self.spoken.append)
-
-    async def __aenter__(self) -> Call:
-        await self.agent.start(self.room)
-        await self.agent.wait_for_state("listening", timeout=10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.agent.aclose()
-        await self.room.aclose()
-
-    async def say(self, ms: int) -> None:
-        """The caller speaks ``ms`` (whole 100 ms chunks); returns once the session has it."""
-        fwd = self.agent.forwarder
-        assert fwd is not None
-        target = fwd.sent_chunks + ms // 100
-        await self.room.caller.say(pcm_tone(ms, sample_rate=RATE))
-        await wait_until(lambda: fwd.sent_chunks >= target)
+        super().__init__(gemini_loopback(server, **kw), RATE)
 
 
 def steps(*replies: str) -> Scenario:

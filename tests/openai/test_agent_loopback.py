@@ -14,6 +14,7 @@ from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.scenario import CallerTurn, Scenario, load_scenario
 from turnstile.machine import AgentError, RealtimeAgent
 
+from .._loopback_call import LoopbackCall, openai_loopback
 from .._util import wait_until
 
 RATE = 24000
@@ -29,29 +30,9 @@ async def say(room: LocalRoom, turn: CallerTurn) -> None:
     await room.caller.say(np.concatenate([pcm, silence]).tobytes())
 
 
-class Call:
+class Call(LoopbackCall):
     def __init__(self, server: OpenAIRealtimeServer, dialect: str = "ga", **kw: Any) -> None:
-        url = server.url if dialect == "ga" else server.azure_url
-        extra = {} if dialect == "ga" else {"azure_endpoint": url.rsplit("/openai", 1)[0].replace("ws", "http", 1),
-                                             "azure_deployment": "gpt-realtime"}
-        self.provider = OpenAIRealtime(api_key="sk-loopback", url=url if dialect == "ga" else None,
-                                       backoff_base_s=0.05, **extra, **kw)
-        self.room = LocalRoom(caller_sample_rate=RATE)
-        self.agent = RealtimeAgent(self.provider, tools=[get_weather])
-        self.errors: list[AgentError] = []
-        self.spoken: list[str] = []
-        self.agent.on("error", self.errors.append)
-        for name in ("agent_speech_committed", "agent_speech_interrupted"):
-            self.agent.on(name, self.spoken.append)
-
-    async def __aenter__(self) -> Call:
-        await self.agent.start(self.room)
-        await self.agent.wait_for_state("listening", timeout=10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.agent.aclose()
-        await self.room.aclose()
+        super().__init__(openai_loopback(server, dialect, **kw), RATE, tools=[get_weather])
 
 
 def sent_types(server: OpenAIRealtimeServer, connection: int = 0) -> list[str]:

@@ -6,54 +6,21 @@ from __future__ import annotations
 
 import pytest
 
-from turnstile.adapters.local import LocalRoom
-from turnstile.adapters.openai import OpenAIRealtime
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.scenario import CallerTurn, ModelReply, Scenario
-from turnstile.adapters.scripted import pcm_tone
-from turnstile.machine import AgentError, AgentOptions, RealtimeAgent
+from turnstile.machine import AgentOptions
 
+from .._loopback_call import LoopbackCall, openai_loopback
 from .._util import wait_until
 
 RATE = 24000
 
 
-Agent = RealtimeAgent  # start_user_turn / commit_user_turn / clear_user_turn (ManualTurns)
-
-
-class Call:
+class Call(LoopbackCall):
     def __init__(
         self, server: OpenAIRealtimeServer, dialect: str, options: AgentOptions | None = None, **kw: object
     ) -> None:
-        where: dict[str, object] = {"url": server.url}
-        if dialect == "beta":
-            where = {"azure_endpoint": server.azure_url.rsplit("/openai", 1)[0].replace("ws", "http", 1),
-                     "azure_deployment": "gpt-realtime"}
-        self.provider = OpenAIRealtime(api_key="sk-loopback", backoff_base_s=0.05, **where, **kw)  # type: ignore[arg-type]
-        self.room = LocalRoom(caller_sample_rate=RATE)
-        self.agent = Agent(self.provider, options=options)
-        self.errors: list[AgentError] = []
-        self.spoken: list[str] = []
-        self.agent.on("error", self.errors.append)
-        for name in ("agent_speech_committed", "agent_speech_interrupted"):
-            self.agent.on(name, self.spoken.append)
-
-    async def __aenter__(self) -> Call:
-        await self.agent.start(self.room)
-        await self.agent.wait_for_state("listening", timeout=10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.agent.aclose()
-        await self.room.aclose()
-
-    async def say(self, ms: int) -> None:
-        """The caller speaks ``ms`` (whole 100 ms chunks); returns once all of it went out."""
-        fwd = self.agent.forwarder
-        assert fwd is not None
-        target = fwd.sent_chunks + ms // 100
-        await self.room.caller.say(pcm_tone(ms, sample_rate=RATE))
-        await wait_until(lambda: fwd.sent_chunks >= target)
+        super().__init__(openai_loopback(server, dialect, **kw), RATE, options=options)
 
 
 def steps(*replies: str) -> Scenario:
