@@ -92,7 +92,6 @@ class RealtimeAgent(ManualTurns):
         self._turn = turn_states(chart)
         self._order = {str(sid): i for i, sid in enumerate(chart.states_map)}
         self._state = self._leaf()
-        self._runtime.leaf = lambda: self._state
         self._runtime.call_away_prompt = lambda prompt: prompt(self)
         # Events no active state takes are dropped here, before the engine's macrostep
         # (most of an event's cost): an audio_started already speaking with nothing else

@@ -49,7 +49,6 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
         self.chat_ctx = chat_ctx
         self.emitter = emitter
         self.send = send  # the chart's send, bound by the agent
-        self.leaf: Callable[[], str] = lambda: "initializing"  # the chart's, bound by the agent
         self.session: RealtimeSession | None = None
         self.player: Player | None = None
         self.set_forwarding: Callable[[bool], None] = lambda ready: None

@@ -38,7 +38,6 @@ class RuntimeState:
     emitter: EventEmitter
     send: Callable[..., None]
     """The chart's send."""
-    leaf: Callable[[], str]
     session: RealtimeSession | None
     player: Player | None
     set_forwarding: Callable[[bool], None]
