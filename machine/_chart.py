@@ -93,8 +93,11 @@ class AgentChart(StateChart["ChartActions"]):
             user_transcript = holding.to(
                 interrupted, cond="real_words", on=["barge_in", "answer_held_turns"]
             ) | holding.to(speaking, cond="In('silent')", on="resume_playout")  # a backchannel
-            # The speech ended and no words came in false_interruption_timeout_s: play on.
-            user_speech_stopped = holding.to(None, on="await_false_interruption")
+            # The speech ended: long enough by the provider's clock, a barge-in; else wait
+            # for its words, and if none come in false_interruption_timeout_s, play on.
+            user_speech_stopped = holding.to(
+                interrupted, cond="speech_lasted", on=["barge_in", "answer_held_turns"]
+            ) | holding.to(None, on="await_false_interruption")
             false_interruption = holding.to(speaking, cond="In('silent')", on="resume_playout")
 
             user_turn_committed = (
@@ -343,6 +346,10 @@ class ChartActions:
     def real_words(self, text: str = "") -> bool:
         """The held speech's transcript is a turn, not a backchannel or a noise."""
         return bool(text.strip())
+
+    def speech_lasted(self, speech_ms: int | None = None) -> bool:
+        """The held speech that stopped lasted ``min_interruption_s`` by the provider's clock."""
+        return False
 
     # Actions ------------------------------------------------------------------------
     def start_forwarding_audio(self) -> None: ...

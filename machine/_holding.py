@@ -5,8 +5,9 @@ the agent and the provider keeps generating through it (``Capabilities.holds_pla
 Playout pauses at once; nothing is cancelled or truncated. Then one of:
 
 - ``interruption_confirmed``: the speech lasted ``min_interruption_s`` (a deadline armed
-  at each speech start), or ``user_transcript`` brought real words: a barge-in, cut at the
-  position heard before the pause;
+  at each speech start, plus the provider's stop delay), its stop measured it that long
+  (``user_speech_stopped`` with ``speech_ms``), or ``user_transcript`` brought real words:
+  a barge-in, cut at the position heard before the pause;
 - ``false_interruption``: the speech ended and no words came within
   ``false_interruption_timeout_s``, or only a backchannel did: playout resumes where it
   paused, and a turn the server committed for the noise is deleted from its conversation.
@@ -50,7 +51,10 @@ class HoldActions(RuntimeState):
 
     def _init_holding(self) -> None:
         o = self.options
-        self.confirm_deadline = Deadline(o.min_interruption_s, lambda: self._hold_event("interruption_confirmed"))
+        # The provider reports a stop only after its silence: a held speech is confirmed
+        # by duration once that silence has had time to show it ended short.
+        confirm_s = o.min_interruption_s + self.caps.speech_stop_delay_ms / 1000
+        self.confirm_deadline = Deadline(confirm_s, lambda: self._hold_event("interruption_confirmed"))
         self.false_deadline = Deadline(o.false_interruption_timeout_s, lambda: self._hold_event("false_interruption"))
         self.held_turns: list[str] = []
         """Items the server committed while held: deleted if it was a false interruption."""
@@ -76,6 +80,10 @@ class HoldActions(RuntimeState):
             logger.exception("is_backchannel failed on a transcript; counting it as words")
         words = _WORDS.findall(text.lower())
         return len(words) >= max(1, self.options.min_interruption_words)
+
+    def speech_lasted(self, speech_ms: int | None = None) -> bool:
+        """The provider's own measure of the speech that stopped reaches ``min_interruption_s``."""
+        return speech_ms is not None and speech_ms >= self.options.min_interruption_s * 1000
 
     # Actions ------------------------------------------------------------------------
     def hold_playout(self) -> None:

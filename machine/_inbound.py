@@ -52,12 +52,20 @@ class ProviderEventHandlers(RuntimeState):
 
     def _on_input_speech_started(self, ev: Any) -> None:
         self.user_speech_began = time.monotonic()
+        self.speech_start_ms = ev.audio_start_ms
         self.emitter.emit("user_started_speaking")
         self.send("user_speech_started", speech_ms=0)
 
     def _on_input_speech_stopped(self, ev: Any) -> None:
         self.emitter.emit("user_stopped_speaking")
-        self.send("user_speech_stopped")
+        self.send("user_speech_stopped", speech_ms=self._speech_ms(ev.audio_end_ms))
+
+    def _speech_ms(self, audio_end_ms: int | None) -> int | None:
+        """The speech's length by the provider's own clock, without its padding and silence."""
+        start, self.speech_start_ms = self.speech_start_ms, None
+        if start is None or audio_end_ms is None:
+            return None
+        return max(0, audio_end_ms - start - self.caps.speech_padding_ms - self.caps.speech_stop_delay_ms)
 
     def _on_input_audio_committed(self, ev: Any) -> None:
         self.send("user_turn_committed", item_id=ev.item_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._chat import ChatContext
 from ._events import ProviderEvent
@@ -55,6 +55,13 @@ class Capabilities(BaseModel):
     """The server keeps generating while the user talks, so a held playout can resume
     (OpenAI with ``interrupt_response`` off; Gemini with ``NO_INTERRUPTION``). Where it
     does not, the server has cut its response already: only what was received can resume."""
+    speech_padding_ms: int = Field(default=0, ge=0)
+    """A reported speech start lies this far before the speech itself (OpenAI server VAD's
+    ``prefix_padding_ms``: ``audio_start_ms`` includes it)."""
+    speech_stop_delay_ms: int = Field(default=0, ge=0)
+    """A reported speech stop comes this long after the speech ended (server VAD's
+    ``silence_duration_ms``: ``audio_end_ms`` includes it). A hold waits it out before
+    it confirms a barge-in by duration, and measures the speech without it."""
 
     @field_validator("input_sample_rate", "output_sample_rate")
     @classmethod

@@ -73,6 +73,8 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
         self.text_retries = 0
         self.user_speech_began = 0.0
         """When the user's current speech began (monotonic): a barge-in's ``speech_ms``."""
+        self.speech_start_ms: int | None = None
+        """The provider's ``audio_start_ms`` of the current speech, measured at its stop."""
         self.closed = False
         self._init_deadlines()
         self._init_holding()

@@ -56,6 +56,7 @@ class RuntimeState:
     text_retries: int
     unanswered_outputs: int
     user_speech_began: float
+    speech_start_ms: int | None
     closed: bool
     # Set by LivenessActions._init_deadlines -------------------------------------------
     session_deadline: Deadline

@@ -210,9 +210,9 @@ class World:
             self.may_ask_anew = 1  # a reply lost with them may be asked for again, once
             s.emit(SessionLost(reason="x"))
         elif op == "speech_started":
-            s.emit(InputSpeechStarted())
-        elif op == "speech_stopped":
-            s.emit(InputSpeechStopped())
+            s.emit(InputSpeechStarted(audio_start_ms=0))
+        elif op in ("speech_stopped", "speech_stopped_long"):  # a cough, or an hour
+            s.emit(InputSpeechStopped(audio_end_ms=3_600_000 if op == "speech_stopped_long" else 0))
         elif op == "committed":
             s.emit(InputAudioCommitted(item_id=self.new("u")))
         elif op == "reply":

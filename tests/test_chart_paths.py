@@ -126,9 +126,9 @@ class Driver:
         elif ev == "close":
             await self.agent.aclose()
         elif ev == "user_speech_started":
-            s.emit(InputSpeechStarted())
-        elif ev == "user_speech_stopped":
-            s.emit(InputSpeechStopped())
+            s.emit(InputSpeechStarted(audio_start_ms=0))
+        elif ev == "user_speech_stopped":  # by the provider's clock: a cough, or an hour
+            s.emit(InputSpeechStopped(audio_end_ms=3_600_000 if step.guards.get("speech_lasted") else 0))
         elif ev == "interrupt":
             self.agent.interrupt()
         elif ev == "user_turn_committed":

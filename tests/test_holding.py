@@ -78,6 +78,33 @@ async def test_speech_that_lasts_is_a_barge_in_cut_where_the_pause_began() -> No
     await agent.aclose()
 
 
+# Server VAD as OpenAI reports it: starts 300 ms early (padding), stops 500 ms late (silence).
+VAD = Capabilities(holds_playout=True, replies_to_turns=False, speech_padding_ms=300, speech_stop_delay_ms=500)
+
+
+async def test_the_vad_silence_is_waited_out_and_a_short_speech_plays_on() -> None:
+    agent, s, _room, _rid, _iid = await _speaking(VAD, min_interruption_s=0.5, false_interruption_timeout_s=0.2)
+    # The confirming deadline waits the VAD's silence out: 0.5 s of speech plus 0.5 s of silence.
+    assert agent._runtime.confirm_deadline.seconds == 1.0
+    s.emit(InputSpeechStarted(audio_start_ms=1000))
+    # 1000 + 300 padding .. 1500 + 500 silence: 200 ms of speech, an mm-hmm.
+    s.emit(InputSpeechStopped(audio_end_ms=2000))
+    assert agent.state == "holding"
+    await agent.wait_for_state("speaking", timeout=3)  # false_interruption
+    assert ("false_interruption", "holding", "speaking") in agent.trace.transitions
+    assert "truncate" not in s.names()
+    await agent.aclose()
+
+
+async def test_a_speech_the_vad_measured_long_enough_is_a_barge_in_at_its_stop() -> None:
+    agent, s, _room, _rid, iid = await _speaking(VAD, min_interruption_s=0.5)
+    s.emit(InputSpeechStarted(audio_start_ms=1000))
+    s.emit(InputSpeechStopped(audio_end_ms=2300))  # 1300 - 300 - 500 = 500 ms of speech
+    assert ("user_speech_stopped", "holding", "interrupted") in agent.trace.transitions
+    assert s.last("truncate").args["item_id"] == iid
+    await agent.aclose()
+
+
 async def test_a_backchannel_plays_on_and_leaves_no_turn_behind() -> None:
     agent, s, _room, _rid, _iid = await _speaking()
     s.emit(InputSpeechStarted(), InputSpeechStopped(), InputAudioCommitted(item_id="u1"))

@@ -53,7 +53,7 @@ SLOW_WATCHDOG_S = 10.0
 FAST_WATCHDOG_S = 0.15
 
 SINGLE_OPS = [
-    "ready", "lost", "speech_started", "speech_stopped", "committed", "reply",
+    "ready", "lost", "speech_started", "speech_stopped", "speech_stopped_long", "committed", "reply",
     "interrupt", "created", "audio", "audio_odd", "audio_new_item", "transcript",
     "audio_done", "text", "response_done", "tool", "tool_bad", "tool_slow",
     "server_interrupted", "error", "advance", "barge_at_end", "barge_next_frame", "withdraw",

@@ -207,6 +207,10 @@ class OpenAIRealtime:
             # Without VAD (manual turns) no speech event comes to hold on: only the agent's
             # own start_user_turn stops it, and that is a barge-in.
             holds_playout=td is not None and not td.interrupt_response,
+            # Server VAD reports speech with its padding before and its silence after; the
+            # semantic VAD's wait depends on what was said, so there is nothing to subtract.
+            speech_padding_ms=td.prefix_padding_ms if isinstance(td, ServerVad) else 0,
+            speech_stop_delay_ms=td.silence_duration_ms if isinstance(td, ServerVad) else 0,
         )
 
     def session(

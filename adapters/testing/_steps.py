@@ -91,6 +91,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "lost": ("session_lost",),
     "speech_started": ("user_speech_started", "interruption_confirmed", "false_interruption"),
     "speech_stopped": ("user_speech_stopped",),
+    "speech_stopped_long": ("user_speech_stopped",),  # the provider measured it long enough
     "committed": ("user_turn_committed",),
     "transcription": ("user_transcript",),
     "created": ("response_started",),
@@ -163,10 +164,11 @@ class _Server:
             out.append(SessionLost(reason="generated"))
         elif op == "speech_started" and not self.talking:
             self.talking = True
-            out.append(InputSpeechStarted(item_id=self.new("u")))
-        elif op == "speech_stopped" and self.talking:
+            out.append(InputSpeechStarted(item_id=self.new("u"), audio_start_ms=0))
+        elif op in ("speech_stopped", "speech_stopped_long") and self.talking:
             self.talking = False
-            out.append(InputSpeechStopped())
+            # A cough by the provider's clock, or an hour: past any min_interruption_s.
+            out.append(InputSpeechStopped(audio_end_ms=3_600_000 if op == "speech_stopped_long" else 0))
         elif op == "committed":
             out.append(InputAudioCommitted(item_id=self.new("u")))
         elif op == "transcription":
