@@ -32,6 +32,9 @@ __all__ = ["RealtimeAgent"]
 
 logger = logging.getLogger("turnstile.agent")
 
+_MANUAL_FRAME_MS = 20
+"""Microphone frames under push-to-talk: at most this much of a turn waits past its commit."""
+
 OnDuplicate = Literal["cancel_existing", "cancel_new", "keep_both"]
 
 
@@ -340,7 +343,11 @@ class RealtimeAgent(ManualTurns):
 
     async def _forward_microphone(self, link: RoomLink, fwd: AudioForwarder) -> None:
         rt = self._runtime
-        async for frame in link.audio_frames(fwd.sample_rate, fwd.chunk_ms):
+        # Whole chunks from the room are cheapest. Where the application ends the turns
+        # (push-to-talk) a release must carry the last words, so frames come short and
+        # the forwarder's partial chunk goes out at the commit (AudioForwarder.flush).
+        manual = not self.provider.capabilities.server_turn_detection
+        async for frame in link.audio_frames(fwd.sample_rate, _MANUAL_FRAME_MS if manual else fwd.chunk_ms):
             if fwd.feed(frame) and self._state == "speaking" and self._user_talking():
                 # The user is still talking over the agent: ask the guards again with the
                 # speech's length, so a guard like "ignore barge-ins under 300 ms" works.

@@ -70,6 +70,20 @@ class AudioForwarder:
             n += 1
         return n
 
+    def flush(self) -> bool:
+        """Send the partial chunk now: a turn's last words (up to ``chunk_ms``) must reach
+        the provider before a push-to-talk commit. True if anything was sent."""
+        if not self._pending or not self.ready:
+            return False
+        chunk = bytes(self._pending)
+        self._pending.clear()
+        self._send(chunk)
+        return True
+
+    def discard_pending(self) -> None:
+        """Forget the partial chunk: audio from before a turn began, or of a cleared turn."""
+        self._pending.clear()
+
     @property
     def held_chunks(self) -> int:
         return len(self._held)

@@ -49,6 +49,8 @@ class ManualTurns:
 
     def _buffer_holds_audio(self) -> bool:
         fwd = self._forwarder
+        if fwd is not None:
+            fwd.flush()  # what was said short of a whole chunk belongs to the turn too
         return fwd is not None and fwd.sent_chunks > self._buffered_from
 
     def start_user_turn(self) -> None:
@@ -62,10 +64,13 @@ class ManualTurns:
         if session is None:
             return
         session.start_user_turn()
+        fwd = self._forwarder
+        if fwd is not None:
+            fwd.discard_pending()  # said before the press: not this turn's
         self._buffer_emptied()
         self._send("interrupt")  # the press is the user taking the floor: no hold, no guard
-        fwd = self._forwarder
         self._turn_from = fwd.sent_chunks if fwd is not None else 0
+        self._user_floor(True)
 
     def commit_user_turn(self) -> None:
         """The user's turn ends: the audio since ``start_user_turn`` becomes their message,
@@ -77,7 +82,10 @@ class ManualTurns:
         if began is None:
             logger.warning("commit_user_turn without start_user_turn: no turn to commit")
             return
+        self._user_floor(False)
         fwd = self._forwarder
+        if fwd is not None:
+            fwd.flush()  # the turn's last words, short of a whole chunk
         if fwd is not None and fwd.sent_chunks == began:
             # Nothing reached the provider: OpenAI refuses to commit an empty buffer, and an
             # answer to nothing is not what the user asked for.
@@ -97,9 +105,19 @@ class ManualTurns:
         session = self._live_session("clear_user_turn")
         if session is None:
             return
+        if self._turn_from is not None:
+            self._user_floor(False)
         self._turn_from = None
+        if self._forwarder is not None:
+            self._forwarder.discard_pending()
         session.clear_user_turn()
         self._buffer_emptied()
+
+    def _user_floor(self, talking: bool) -> None:
+        """The user region follows the button as it follows the provider's speech events
+        (where server VAD also runs, a second start or stop changes nothing)."""
+        self._runtime.emitter.emit("user_started_speaking" if talking else "user_stopped_speaking")
+        self._send("user_speech_started" if talking else "user_speech_stopped")
 
     def _live_session(self, call: str) -> RealtimeSession | None:
         session = self._session

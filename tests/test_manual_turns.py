@@ -124,3 +124,43 @@ async def test_a_press_before_the_session_is_ready_is_ignored(caplog: pytest.Log
     finally:
         await agent.aclose()
         await room.aclose()
+
+
+async def test_the_last_words_short_of_a_whole_chunk_are_committed_with_the_turn(call: Call) -> None:
+    call.agent.start_user_turn()
+    fwd = call.agent._forwarder
+    assert fwd is not None
+    await call.say(200)
+    await wait_until(lambda: len(fwd._pending) > 0)  # the microphone runs on: part of a chunk
+    tail, before = len(fwd._pending), len(call.session.audio_chunks)
+    call.agent.commit_user_turn()
+    # The part of a chunk went to the provider at the release, ahead of the commit.
+    assert len(call.session.audio_chunks) == before + 1 and len(call.session.audio_chunks[-1]) == tail
+    assert fwd._pending == bytearray()
+    assert call.after("start_user_turn") == ["start_user_turn", "commit_user_turn", "create_response"]
+
+
+async def test_a_partial_chunk_from_before_the_press_is_not_the_turns(call: Call) -> None:
+    fwd = call.agent._forwarder
+    assert fwd is not None
+    await call.room.caller.say(pcm_tone(50, sample_rate=RATE))
+    await wait_until(lambda: len(fwd._pending) > 0)
+    call.agent.start_user_turn()
+    call.agent.clear_user_turn()
+    assert fwd._pending == bytearray()
+
+
+async def test_the_user_region_follows_the_button(call: Call) -> None:
+    heard: list[str] = []
+    call.agent.on("user_started_speaking", lambda: heard.append("started"))
+    call.agent.on("user_stopped_speaking", lambda: heard.append("stopped"))
+    assert "silent" in call.agent.configuration
+    call.agent.start_user_turn()
+    assert "talking" in call.agent.configuration
+    await call.say(200)
+    call.agent.commit_user_turn()
+    assert "silent" in call.agent.configuration
+    call.agent.start_user_turn()
+    call.agent.clear_user_turn()
+    assert "silent" in call.agent.configuration and heard == ["started", "stopped"] * 2
+    assert [t for _e, s, t in call.agent.trace.region("user").transitions if s != t] == ["talking", "silent"] * 2
