@@ -59,15 +59,21 @@ class Hub:
         self._sockets: set[web.WebSocketResponse] = set()  # every open one, closed on shutdown
         self.watcher_joined = asyncio.Event()
         """Set when a page first connects (``turnstile demo --inspect`` waits for it)."""
+        self.publishers = 0
+        """Publisher connections open now (one per publishing process and URL)."""
+        self.frames = 0
+        """Frames read from publishers since the server started."""
 
     # Publishers ---------------------------------------------------------------------------
     async def publish(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=_MAX_FRAME, heartbeat=20.0)
         await ws.prepare(request)
         self._sockets.add(ws)
+        self.publishers += 1
         try:
             await self._read_publisher(ws)
         finally:
+            self.publishers -= 1
             self._sockets.discard(ws)
         return ws
 
@@ -76,22 +82,36 @@ class Hub:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
+            self.frames += 1
             try:
                 frame = json.loads(msg.data)
-                session_id = str(frame["session"])
-                messages = [m for m in frame["messages"] if isinstance(m, dict)]
-                session, stored = self.sessions.add(session_id, messages, int(frame.get("dropped", 0)))
+                # A process's sessions share one connection: a frame carries each one's batch.
+                entries = frame["frames"] if isinstance(frame, dict) and "frames" in frame else [frame]
+                if not isinstance(entries, list):
+                    raise TypeError("frames is not a list")
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("inspector: a publisher sent a frame it cannot read (%s); skipped", exc)
                 continue
-            seen.add(session_id)
-            self._broadcast(session, stored)
+            for entry in entries:
+                self._take(entry, seen)
         # The publisher went away: its sessions are over unless it comes back with a hello.
         for session_id in seen:
             gone = self.sessions.get(session_id)
             if gone is not None and gone.live:
                 self.sessions.end(gone)
                 self._broadcast(gone, [])
+
+    def _take(self, entry: Any, seen: set[str]) -> None:
+        """One session's batch: stored, and shown to the pages watching."""
+        try:
+            session_id = str(entry["session"])
+            messages = [m for m in entry["messages"] if isinstance(m, dict)]
+            session, stored = self.sessions.add(session_id, messages, int(entry.get("dropped", 0)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning("inspector: a publisher sent a batch it cannot read (%s); skipped", exc)
+            return
+        seen.add(session_id)
+        self._broadcast(session, stored)
 
     def _broadcast(self, session: Session, stored: list[Message]) -> None:
         summary = {"kind": "session", "summary": session.summary()}

@@ -1,7 +1,10 @@
 """What crosses the wire between an agent's publisher, the inspector server and the page.
 
-A publisher sends JSON text frames ``{"session": id, "dropped": n, "messages": [...]}``
-to ``/publish``. Each message is a dict with a ``type`` and ``t``, the seconds since the
+A process's publishers share one connection to ``/publish`` per inspector URL, and send
+JSON text frames ``{"frames": [{"session": id, "dropped": n, "messages": [...]}, ...]}``:
+one batch per session that had something new (a frame that is one such batch alone, as
+publishers before the shared connection sent, is read too). Within a batch the messages
+are in time order. Each message is a dict with a ``type`` and ``t``, the seconds since the
 session's trace started (one clock for every fact of a session, the trace's own):
 
 - ``hello``: who the session is (room, participant, provider, chart and its DOT), its

@@ -1,26 +1,24 @@
-"""The agent-side publisher: a bounded queue and a websocket that never makes the agent wait.
+"""The agent-side publisher: a bounded queue that never makes the agent wait.
 
-Messages are queued by the agent's event handlers (a deque append) and sent in batches by
-one task. When the inspector is slow or gone the queue keeps the newest ``max_queue``
-messages and counts the ones it let go; every (re)connection begins with a fresh ``hello``
-carrying the state and configuration of the moment, so a page catches up whatever was
-dropped. Connection failures are logged once (without the URL's token), then retried
-quietly with backoff.
+An event costs the agent one small dict appended to its session's queue (the trace is read
+when the session is sent, not on every event). Every session of a process publishing to
+one inspector URL shares one connection (:mod:`._mux`), which sends at most a few frames
+a second, each carrying every session that had something new. When the inspector is slow
+or gone the queue keeps the newest ``max_queue`` messages and counts the ones it let go;
+every (re)connection begins with a fresh ``hello`` per session, carrying the state and
+configuration of the moment, so a page catches up whatever was dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import uuid
 from collections import deque
 from typing import Any
 
-import aiohttp
-
-from ._protocol import publish_url, redact
+from ._mux import Mux, mux_for
+from ._protocol import publish_url
 from ._tap import Message, Tap
 
 __all__ = ["InspectorPublisher", "attach_inspector"]
@@ -44,7 +42,12 @@ def _chart_dot(chart: type) -> tuple[str, str]:
 
 
 class InspectorPublisher:
-    """Publishes one agent's session to an inspector (see :func:`attach_inspector`)."""
+    """Publishes one agent's session to an inspector (see :func:`attach_inspector`).
+
+    ``interval_s`` and ``backoff_s`` are the shared connection's: the first session of a
+    process to publish to a URL sets them. ``flush_s`` bounds how long :meth:`aclose`
+    waits for what is queued to be sent.
+    """
 
     def __init__(
         self,
@@ -54,7 +57,7 @@ class InspectorPublisher:
         transcripts: bool = True,
         room: str | None = None,
         max_queue: int = 2000,
-        poll_s: float = 5.0,
+        interval_s: float = 0.25,
         backoff_s: tuple[float, float] = (0.2, 5.0),
         flush_s: float = 1.0,
     ) -> None:
@@ -64,168 +67,153 @@ class InspectorPublisher:
         """Messages let go because the queue was full (the inspector slow or gone)."""
         self.sent = 0
         self.connections = 0
+        self.dirty = False
         self._queue: deque[Message] = deque()
+        self._bye: Message | None = None
+        self._bye_taken = False
+        self._closing = False
+        self._finished = False
+        self._greet = False
         self._max_queue = max_queue
-        self._poll_s = poll_s
+        self._interval = interval_s
         self._backoff = backoff_s
         self._flush_s = flush_s
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._connected = False
-        self._warned = False
-        self._task: asyncio.Task[None] | None = None
-        self._tap = Tap(agent, self._put, transcripts=transcripts, room=room)
+        self._done = asyncio.Event()
+        self._mux: Mux | None = None
+        self._tap = Tap(agent, self._put, transcripts=transcripts, room=room, eager=False)
         self._chart = _chart_dot(type(agent.chart))
         self._tap.attach()
-        # Every transition wakes the sender (other regions' announce no agent event), so it
-        # sleeps while nothing happens: no idle polling per session.
-        agent.chart.add_listener(_Wake(self._wake))
-        self._tap.drain()  # what happened before attaching (a late attach still shows it)
-        self._start()
+        # Transitions in other regions announce no agent event: each marks the session, so
+        # the writer reads the trace then, and sleeps while nothing happens.
+        agent.chart.add_listener(_Mark(self))
+        self._touch()  # what happened before attaching is in the trace: the first send reads it
 
     @property
     def connected(self) -> bool:
-        return self._connected
+        mux = self._mux
+        return mux is not None and mux.connected and self.connections > 0 and not self._greet
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     # The agent's side: never waits -------------------------------------------------------
     def _put(self, message: Message) -> None:
-        if self._closing and message.get("type") != "bye":
+        if self._closing:
             return
-        if len(self._queue) >= self._max_queue:
-            self._queue.popleft()  # the newest facts matter most to a live view
-            self.dropped += 1
-        self._queue.append(message)
-        if message.get("type") == "bye":
-            self._closing = True
-        self._start()
-        self._wake.set()
+        if message["type"] == "bye":
+            self._bye, self._closing = message, True
+            if self._mux is not None:
+                self._mux.attend()
+        else:
+            queue = self._queue
+            if len(queue) >= self._max_queue:
+                queue.popleft()  # the newest facts matter most to a live view
+                self.dropped += 1
+            queue.append(message)
+        if not self.dirty:
+            self._touch()
 
-    def _start(self) -> None:
-        if self._task is not None:
+    def _touch(self) -> None:
+        if self._finished:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # attached before the loop runs: the first event starts it
-            return
-        self._task = loop.create_task(self._run(), name=f"inspector-publisher-{self.session_id}")
+        mux = self._mux
+        if mux is None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # attached before the loop runs: the first event joins
+                return
+            mux = self._mux = mux_for(self.url, interval_s=self._interval, backoff_s=self._backoff)
+            mux.join(self)  # marks it
+        elif not self.dirty:
+            mux.mark(self)
 
     async def aclose(self) -> None:
-        """Send what is queued (for up to ``flush_s``), then stop."""
-        self._tap.drain()
-        self._closing = True
+        """Send what is queued, and a goodbye (for up to ``flush_s``), then stop."""
         self._tap.detach()
-        self._wake.set()
-        task = self._task
-        if task is None:
+        if not self._closing:  # closed before its agent: the session is over for the page too
+            self._put({"type": "bye", "t": self._tap.now()})
+        mux = self._mux
+        if mux is None or self._finished:  # never joined one (no loop ran an event), or done
+            self.abandon()
             return
+        mux.attend()
         try:
             async with asyncio.timeout(self._flush_s):
-                await asyncio.shield(task)
+                await self._done.wait()
+                # The last session: its connection closes, and the closing handshake comes
+                # back once the inspector has read everything before it.
+                await mux.closed()
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            mux.leave(self)
+            self.abandon()
 
-    # The sender -------------------------------------------------------------------------
-    async def _run(self) -> None:
-        delay = self._backoff[0]
-        # No overall deadline (a session lasts as long as the call); a connect that hangs does not.
-        timeout = aiohttp.ClientTimeout(total=None, connect=3.0)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            while True:
-                try:
-                    async with http.ws_connect(self.url, heartbeat=10.0) as ws:
-                        self._connected, self._warned = True, False
-                        self.connections += 1
-                        delay = self._backoff[0]
-                        if await self._pump(ws):
-                            return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - refused, reset, a proxy's HTML: all mean "not now"
-                    self._lost(exc)
-                finally:
-                    self._connected = False
-                if self._closing:  # the agent is gone and so is the inspector: nothing to wait for
-                    self.dropped += len(self._queue)
-                    self._queue.clear()
-                    return
-                await self._pause(delay)
-                delay = min(delay * 2, self._backoff[1])
+    # The mux's side ----------------------------------------------------------------------
+    def greet(self) -> None:
+        self._greet = True
 
-    def _lost(self, exc: BaseException) -> None:
-        if not self._warned:
-            self._warned = True
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            # The reason may quote the URL: the token is redacted from it too.
-            reason = reason.replace(self.url, redact(self.url))
-            logger.info("inspector at %s unreachable (%s); retrying quietly", redact(self.url), reason)
+    def take(self) -> list[Message]:
+        """Everything new, in time order: the trace's records and the events' messages."""
+        messages = self._tap.collect()
+        if self._queue:
+            queued = list(self._queue)
+            self._queue.clear()
+            if messages:  # records first where times tie: what led to an event comes before it
+                messages += queued
+                messages.sort(key=_time)
+            else:
+                messages = queued
+        if len(messages) > self._max_queue:
+            cut = len(messages) - self._max_queue
+            del messages[:cut]
+            self.dropped += cut
+        if self._bye is not None:
+            messages.append(self._bye)
+            self._bye, self._bye_taken = None, True
+        if self._greet:
+            self._greet = False
+            self.connections += 1
+            messages.insert(0, self._tap.hello(*self._chart))
+        return messages
 
-    async def _pause(self, seconds: float) -> None:
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                while not self._closing:  # an agent that closes stops the wait
-                    await self._wake.wait()
-                    self._wake.clear()
+    def delivered(self, count: int) -> None:
+        self.sent += count
+        if self._bye_taken:
+            self._finish()
 
-    async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
-        """Send until the session ends (True) or the connection does (False)."""
-        # Something must read: the heartbeat's pongs and the server's close arrive that way.
-        reader = asyncio.ensure_future(self._read(ws))
-        try:
-            return await self._send_all(ws)
-        finally:
-            reader.cancel()
+    def undelivered(self, count: int) -> None:
+        self.dropped += count
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for _ in ws:
-            pass
-        self._wake.set()  # closed: the sender notices at once
+    def abandon(self) -> None:
+        """The mux let this session go (the inspector gone as it closed): its queue is dropped."""
+        self.dropped += len(self._queue) + (self._bye is not None)
+        self._queue.clear()
+        self._bye = None
+        self._finish()
 
-    async def _send_all(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
-        name, dot = self._chart
-        await self._send(ws, [self._tap.hello(name, dot)])
-        while True:
-            if ws.closed:
-                return False
-            if self._queue:
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), 500))]
-                await self._send(ws, batch)
-                if batch[-1].get("type") == "bye" and not self._queue:
-                    return True
-                continue
-            if self._closing:
-                return True
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_s):
-                    await self._wake.wait()
-            self._tap.drain()  # transitions no event announced (other regions)
-
-    async def _send(self, ws: aiohttp.ClientWebSocketResponse, batch: list[Message]) -> None:
-        frame = {"session": self.session_id, "dropped": self.dropped, "messages": batch}
-        try:
-            await ws.send_str(json.dumps(frame, separators=(",", ":")))
-        except BaseException:
-            self.dropped += len(batch)  # lost with the connection: counted, not retried
-            raise
-        self.sent += len(batch)
+    def _finish(self) -> None:
+        self._finished = True
+        if self._mux is not None:
+            self._mux.leave(self)
+        self._done.set()
 
 
-class _Wake:
-    """A chart listener: any transition wakes the publisher's sender."""
+def _time(message: Message) -> float:
+    return float(message["t"])
 
-    def __init__(self, wake: asyncio.Event) -> None:
-        self._wake = wake
+
+class _Mark:
+    """A chart listener: any transition marks the session as having something to send."""
+
+    def __init__(self, publisher: InspectorPublisher) -> None:
+        self._publisher = publisher
 
     def after_transition(self) -> None:
-        self._wake.set()
+        if not self._publisher.dirty:
+            self._publisher._touch()
 
 
-def attach_inspector(
-    agent: Any, url: str, *, transcripts: bool = True, room: str | None = None
-) -> InspectorPublisher:
+def attach_inspector(agent: Any, url: str, *, transcripts: bool = True, room: str | None = None) -> InspectorPublisher:
     """Publish ``agent``'s session to the inspector at ``url`` (``ws://127.0.0.1:PORT``).
 
     The agent never waits for the inspector: events are queued (bounded), dropped and

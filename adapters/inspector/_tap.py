@@ -1,11 +1,12 @@
 """The agent's side: its events and trace records, turned into inspector messages.
 
 The agent is hooked without changing it: its public event emitter (``agent.events``) and
-its trace, read incrementally. Transitions that change no main-region leaf (another
-region's, a self-transition) emit no event, so :meth:`Tap.drain` is also called on a
-timer by the publisher. Every handler only builds a small dict and hands it on: nothing
-here waits, and nothing here raises into the agent (the emitter would log it, but a
-broken inspector must not even do that on every event).
+its trace, read incrementally (:meth:`Tap.collect`). With ``eager`` (telemetry's way) the
+trace is read before every event's message, so transitions reach ``put`` in order; the
+publisher reads it itself when it sends (a few times a second at most), so an event costs
+the agent one small dict and nothing else. Every handler only builds that dict and hands
+it on: nothing here waits, and nothing here raises into the agent (the emitter would log
+it, but a broken inspector must not even do that on every event).
 """
 
 from __future__ import annotations
@@ -51,17 +52,19 @@ def _participant(agent: Any) -> str | None:
 class Tap:
     """Builds the messages of one agent's session and passes each to ``put``."""
 
-    def __init__(self, agent: Any, put: Callable[[Message], None], *, transcripts: bool, room: str | None) -> None:
+    def __init__(
+        self, agent: Any, put: Callable[[Message], None], *, transcripts: bool, room: str | None, eager: bool = True
+    ) -> None:
         self.agent = agent
         self._put = put
         self.transcripts = transcripts
+        self._eager = eager
         self._room = room
         self._last_record: object | None = None
         self._config: tuple[str, ...] = ()
         self._meta: tuple[str | None, str | None] = (None, None)
         self._speaking_since: float | None = None
         self._stopped_at: float | None = None
-        self._last_event: str | None = None
         self._handlers: list[tuple[str, Callable[..., None]]] = []
 
     # Hooks ----------------------------------------------------------------------------
@@ -94,9 +97,12 @@ class Tap:
         self._handlers.clear()
 
     def _guard(self, name: str, handler: Callable[..., None]) -> Callable[..., None]:
+        eager = self._eager
+
         def hook(*args: Any) -> None:
             try:
-                self.drain()  # the transitions that led here come first
+                if eager:
+                    self.drain()  # the transitions that led here come first
                 handler(*args)
             except Exception:  # noqa: BLE001 - the inspector must never break the agent
                 logger.debug("inspector: could not publish %r", name, exc_info=True)
@@ -131,9 +137,15 @@ class Tap:
         }
 
     def drain(self) -> None:
+        """Hand ``put`` what :meth:`collect` finds."""
+        for msg in self.collect():
+            self._put(msg)
+
+    def collect(self) -> list[Message]:
         """New trace records, a changed configuration, newly known room or participant."""
-        for record in self._new_records():
-            self._last_event = record.event
+        out: list[Message] = []
+        records = self._new_records()
+        for record in records:
             msg: Message = {
                 "type": "transition", "t": record.t, "event": record.event,
                 "source": record.source, "target": record.target,
@@ -144,15 +156,25 @@ class Tap:
             data = {k: v for k, v in getattr(record, "data", {}).items() if isinstance(v, _DATA_TYPES)}
             if data:
                 msg["data"] = data
-            self._put(msg)
-        config = self.configuration()
-        if config != self._config:
-            self._config = config
-            self._put({"type": "config", "t": self.now(), "configuration": list(config)})
+            out.append(msg)
+            # Each record carries every region's leaf after it (one tuple per microstep):
+            # the agent's configuration is not asked for, nor sorted again, per record.
+            config = tuple(getattr(record, "configuration", ()))
+            if config and config is not self._config and config != self._config:
+                self._config = config
+                out.append({"type": "config", "t": record.t, "configuration": list(config)})
+        last = records[-1] if records else None
+        # Asked of the agent only before the first record, or where records carry none.
+        if (last is None and not self._config) or (last is not None and not getattr(last, "configuration", ())):
+            config = self.configuration()
+            if config != self._config:
+                self._config = config
+                out.append({"type": "config", "t": self.now(), "configuration": list(config)})
         meta = (self._room or _room_name(self.agent), _participant(self.agent))
         if meta != self._meta and any(meta):
             self._meta = meta
-            self._put({"type": "meta", "t": self.now(), "room": meta[0], "participant": meta[1]})
+            out.append({"type": "meta", "t": self.now(), "room": meta[0], "participant": meta[1]})
+        return out
 
     def _new_records(self) -> list[Any]:
         # The trace is a bounded deque: indices shift once it is full, so the newest
@@ -196,7 +218,9 @@ class Tap:
         at = self._stopped_at if self._stopped_at is not None else self.now()
         since = self._speaking_since if self._speaking_since is not None else at
         heard_ms = round(max(0.0, at - since) * 1000)
-        msg: Message = {"type": "barge_in", "t": at, "heard_ms": heard_ms, "by": self._last_event}
+        records = self.agent.trace.records  # the event that cut it: the newest record's
+        by = records[-1].event if records else None
+        msg: Message = {"type": "barge_in", "t": at, "heard_ms": heard_ms, "by": by}
         if self.transcripts:
             msg["text"] = text.removesuffix("...")
         self._put(msg)

@@ -68,25 +68,29 @@ async def test_a_gone_inspector_costs_the_agent_nothing_and_drops_are_counted(ca
 
 async def test_the_publisher_reconnects_and_the_session_goes_on() -> None:
     port = free_port()
-    agent = idle_agent()
+    agent, other = idle_agent(), idle_agent()
     first = InspectorServer(port=port)
     await first.start()
+    # Two sessions on the process's one connection: each comes back with its own hello.
     publisher = InspectorPublisher(agent, f"ws://127.0.0.1:{port}", backoff_s=(0.05, 0.2))
+    beside = InspectorPublisher(other, f"ws://127.0.0.1:{port}")
     try:
-        await wait_until(lambda: publisher.connected, timeout=5)
+        await wait_until(lambda: publisher.connected and beside.connected, timeout=5)
         agent.events.emit("user_started_speaking")
         await wait_until(lambda: any(m["type"] == "speech" for s in first.sessions for m in s.messages))
         await first.aclose()
         await wait_until(lambda: not publisher.connected, timeout=5)
         async with InspectorServer(port=port) as second:
-            await wait_until(lambda: publisher.connections == 2, timeout=10)
+            await wait_until(lambda: publisher.connections == 2 and beside.connections == 2, timeout=10)
             agent.events.emit("user_stopped_speaking")
             await wait_until(lambda: any(m.get("phase") == "stop" for s in second.sessions for m in s.messages))
-            [session] = second.sessions
-            assert session.id == publisher.session_id and session.live
-            assert session.hello["state"] == agent.state  # where the agent is now, on reconnecting
+            assert {s.id for s in second.sessions} == {publisher.session_id, beside.session_id}
+            assert all(s.live for s in second.sessions)
+            assert all(s.hello["state"] == agent.state for s in second.sessions)  # where it is now
+            assert second.hub.publishers == 1
     finally:
         await publisher.aclose()
+        await beside.aclose()
 
 
 async def test_a_server_reachable_from_elsewhere_asks_for_its_token() -> None:
