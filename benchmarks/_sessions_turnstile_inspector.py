@@ -5,7 +5,8 @@
 
 The same sessions as ``_sessions_turnstile``; the inspector runs in a process of its own
 (as ``turnstile inspect`` does), started by the parent (``_sessions_inspector``), so the
-CPU measured here is what publishing costs the agents' process.
+CPU measured here is what publishing costs the agents' process. As in any process, the
+sessions share one connection to the inspector (``adapters/inspector/_mux.py``).
 """
 
 from __future__ import annotations

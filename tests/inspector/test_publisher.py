@@ -159,5 +159,9 @@ async def test_nothing_secret_is_published_and_transcripts_can_be_left_out() -> 
         assert model.url not in stream  # not even where the model is
         for said in (*spoken, "Paris"):  # what the model said, the tool's arguments
             assert said not in stream, said
+        # Events are queued as they come, the trace read when sending: merged in time order
+        # (a hello says where the session is when it is sent; a barge-in is dated when the reply stopped).
+        times = [m["t"] for m in session.messages if m["type"] not in ("hello", "barge_in")]
+        assert times == sorted(times)
         tools = [m for m in session.messages if m["type"] == "tools"]
         assert tools[0]["calls"][0]["name"] == "get_weather" and "arguments" not in tools[0]["calls"][0]
