@@ -70,6 +70,8 @@ from ._server import (
     UnknownServerMessage,
     UsageMetadata,
     UsageMetadataMessage,
+    VoiceActivity,
+    VoiceActivityMessage,
     _Envelope,
 )
 from ._wire import ProtocolError, decode_base64, encode_base64
@@ -136,10 +138,12 @@ __all__ = [  # noqa: RUF022 - grouped by kind, sorted within each group
     "UnknownServerMessage",
     "UsageMetadata",
     "UsageMetadataMessage",
+    "VoiceActivity",
+    "VoiceActivityMessage",
 ]
 
-# The proto oneof of server message types. usageMetadata is deliberately not
-# here: it sits *beside* one of these, and only stands alone occasionally.
+# The proto oneof of server message types. usageMetadata and voiceActivity are
+# deliberately not here: they sit *beside* one of these, or stand alone.
 _DISPATCH: Final[dict[str, type[_Envelope]]] = {
     cls.WIRE_KEY: cls
     for cls in (
@@ -177,12 +181,17 @@ def parse_server_message(raw: str | bytes | bytearray) -> ServerMessage:
 
     # Messages have one or two keys, so scanning them beats set operations.
     known = [key for key in data if key in _DISPATCH]
-    model: type[_Envelope] | type[UsageMetadataMessage]
+    model: type[_Envelope] | type[UsageMetadataMessage] | type[VoiceActivityMessage]
     if len(known) == 1:
         key = known[0]
         model = _DISPATCH[key]
     elif known:
         raise ProtocolError(f"server message has several message types: {known}")
+    elif VoiceActivityMessage.WIRE_KEY in data:
+        # Even beside a type we do not model (kept in model_extra): the user's speech
+        # starting or stopping must not be lost to a field added next to it.
+        key = VoiceActivityMessage.WIRE_KEY
+        model = VoiceActivityMessage
     elif len(data) == 1 and UsageMetadataMessage.WIRE_KEY in data:
         key = UsageMetadataMessage.WIRE_KEY
         model = UsageMetadataMessage

@@ -10,6 +10,19 @@ Everything here is lenient about *additional* fields (see ``ServerModel``) but
 strict about the *types* of fields we model: a ``"turnComplete": "yes"`` is a
 protocol violation, not a truthy value. Proto3-JSON omits zero values, so
 absent booleans, counters and lists default to False / 0 / [].
+
+``voiceActivity`` (what the service's own activity detection heard) is not one of
+those message types: it rides beside one (``{"serverContent": {}, "voiceActivity":
+{...}}`` in captures of live sessions) or stands alone, as ``usageMetadata`` does. Its wire
+form is ``{"type": "ACTIVITY_START" | "ACTIVITY_END", "audioOffset": "0.840s"}``: the
+SDKs read ``type`` into their ``voice_activity_type`` (googleapis/python-genai
+google/genai/_live_converters.py ``_VoiceActivity_from_mldev`` / ``_from_vertex``, added
+in b7b1c2e8 "feat: voice activity support", ``audioOffset`` in fb785e40; googleapis/js-genai
+src/converters/_live_converters.ts ``voiceActivityFromMldev``). No setup field asks for
+it (``explicitVadSignal`` is Vertex-only and about signals the client sends; the server's
+``voiceActivityDetectionSignal`` is "allowlisted only" and not modelled here). The
+ai.google.dev reference did not list it in BidiGenerateContentServerMessage as of
+2026-09 (python-genai issue 2981). Which models send it is in ``_mapping``.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar, TypeAlias
 
-from pydantic import Field, StrictBool, field_validator
+from pydantic import AliasChoices, Field, StrictBool, field_validator
 
 from ._wire import ServerModel, decode_base64
 
@@ -45,6 +58,8 @@ __all__ = [
     "UnknownServerMessage",
     "UsageMetadata",
     "UsageMetadataMessage",
+    "VoiceActivity",
+    "VoiceActivityMessage",
 ]
 
 
@@ -138,21 +153,43 @@ class ToolCallCancellation(ServerModel):
 _DURATION_RE = re.compile(r"-?\d+(?:\.\d{1,9})?s")
 
 
+def _duration(value: str | None) -> str | None:
+    if value is not None and not _DURATION_RE.fullmatch(value):
+        raise ValueError(f"not a protobuf Duration: {value!r}")
+    return value
+
+
+def _seconds(value: str | None) -> float | None:
+    return None if value is None else float(value[:-1])
+
+
 class GoAway(ServerModel):
     """The server will close this connection soon; resume on a new one."""
 
     time_left: str | None = None
 
-    @field_validator("time_left")
-    @classmethod
-    def _is_duration(cls, value: str | None) -> str | None:
-        if value is not None and not _DURATION_RE.fullmatch(value):
-            raise ValueError(f"not a protobuf Duration: {value!r}")
-        return value
+    _is_duration = field_validator("time_left")(_duration)
 
     @property
     def time_left_seconds(self) -> float | None:
-        return None if self.time_left is None else float(self.time_left[:-1])
+        return _seconds(self.time_left)
+
+
+class VoiceActivity(ServerModel):
+    """The service's activity detection heard the user start or stop (``type``)."""
+
+    # The wire name is ``type`` (the SDKs rename it voice_activity_type). An enum kept as
+    # str: TYPE_UNSPECIFIED and values added later must not break parsing.
+    type: str | None = Field(default=None, validation_alias=AliasChoices("type", "voiceActivityType"))
+    # When it was detected, in the audio stream's own time (from the first audio sent).
+    audio_offset: str | None = None
+
+    _is_duration = field_validator("audio_offset")(_duration)
+
+    @property
+    def audio_offset_ms(self) -> int | None:
+        seconds = _seconds(self.audio_offset)
+        return None if seconds is None else round(seconds * 1000)
 
 
 class SessionResumptionUpdate(ServerModel):
@@ -190,6 +227,7 @@ class _Envelope(ServerModel):
     WIRE_KEY: ClassVar[str]
 
     usage_metadata: UsageMetadata | None = None
+    voice_activity: VoiceActivity | None = None
 
 
 class SetupCompleteMessage(_Envelope):
@@ -229,6 +267,14 @@ class UsageMetadataMessage(ServerModel):
     usage_metadata: UsageMetadata
 
 
+class VoiceActivityMessage(ServerModel):
+    """Voice activity beside no message type (alone, or with usage)."""
+
+    WIRE_KEY: ClassVar[str] = "voiceActivity"
+    voice_activity: VoiceActivity
+    usage_metadata: UsageMetadata | None = None
+
+
 class UnknownServerMessage(ServerModel):
     """A message type this module does not know (yet). Never an error:
     the API grows new message types, and a live call must survive them."""
@@ -244,5 +290,6 @@ ServerMessage: TypeAlias = (
     | GoAwayMessage
     | SessionResumptionUpdateMessage
     | UsageMetadataMessage
+    | VoiceActivityMessage
     | UnknownServerMessage
 )

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from google.genai import types
+from google.genai import _live_converters, types
 from pydantic import BaseModel, ValidationError
 
 from turnstile.adapters.gemini import _client, _server
@@ -47,6 +47,7 @@ from turnstile.adapters.gemini._protocol import (
     ToolResponse,
     UnknownServerMessage,
     UsageMetadataMessage,
+    VoiceActivityMessage,
     VoiceConfig,
     dump_client_message,
     parse_server_message,
@@ -509,18 +510,57 @@ def test_parsed_messages_dump_back_to_valid_wire_json(frame: str) -> None:
 
 
 def test_unknown_message_types_are_not_errors() -> None:
-    raw = {"voiceActivity": {"type": "ACTIVITY_START"}, "usageMetadata": {"totalTokenCount": 1}}
+    # Allowlisted only (google-genai), and not modelled here.
+    raw = {"voiceActivityDetectionSignal": {"vadSignalType": "VAD_SIGNAL_TYPE_SOS"}, "usageMetadata": {}}
     parsed = parse_server_message(json.dumps(raw).encode())
     assert isinstance(parsed, UnknownServerMessage) and parsed.raw == raw
     assert parse_server_message(b"{}") == UnknownServerMessage(raw={})
 
 
 def test_unknown_fields_are_tolerated_and_kept() -> None:
-    frame = '{"serverContent": {"turnComplete": true, "brandNew": {"x": 1}}, "voiceActivity": {}}'
+    frame = '{"serverContent": {"turnComplete": true, "brandNew": {"x": 1}}, "brandNewSibling": {}}'
     parsed = parse_server_message(frame)
     assert isinstance(parsed, ServerContentMessage) and parsed.server_content.turn_complete is True
     assert parsed.server_content.model_extra == {"brandNew": {"x": 1}}
-    assert parsed.model_extra == {"voiceActivity": {}}
+    assert parsed.model_extra == {"brandNewSibling": {}}
+
+
+# voiceActivity as live sessions show it: alone, or beside an (empty) serverContent.
+VOICE_FRAMES = [
+    '{"voiceActivity": {"type": "ACTIVITY_START", "audioOffset": "0.840s"}}',
+    '{"serverContent": {}, "voiceActivity": {"type": "ACTIVITY_END", "audioOffset": "8.03s"}}',
+    '{"serverContent": {"interrupted": true}, "voiceActivity": {"type": "ACTIVITY_START"}}',
+    '{"voiceActivity": {"type": "ACTIVITY_END", "audioOffset": "2s"}, "usageMetadata": {"totalTokenCount": 4}}',
+]
+
+
+@pytest.mark.parametrize("frame", VOICE_FRAMES)
+def test_voice_activity_is_read_as_google_genai_reads_it(frame: str) -> None:
+    parsed = parse_server_message(frame)
+    voice = parsed.voice_activity  # type: ignore[union-attr]
+    assert voice is not None
+    # The oracle: google-genai's own receive path (wire names -> its types).
+    theirs = types.LiveServerMessage.model_validate(_live_converters._LiveServerMessage_from_mldev(json.loads(frame)))
+    assert theirs.voice_activity is not None and theirs.voice_activity.voice_activity_type == voice.type
+    assert theirs.voice_activity.audio_offset == voice.audio_offset
+    assert isinstance(parsed, VoiceActivityMessage) is ("serverContent" not in frame)
+    assert parsed.model_dump(mode="json", by_alias=True, exclude_defaults=True) == json.loads(frame)
+
+
+def test_voice_activity_offsets_spellings_and_neighbours() -> None:
+    start = parse_server_message('{"voiceActivity": {"type": "ACTIVITY_START", "audioOffset": "0.840s"}}')
+    assert start.voice_activity.audio_offset_ms == 840  # type: ignore[union-attr]
+    # The SDKs' name for the field, as a relay re-serialising their objects would send it.
+    sdk = parse_server_message('{"voiceActivity": {"voiceActivityType": "ACTIVITY_END"}}')
+    assert sdk.voice_activity.type == "ACTIVITY_END"  # type: ignore[union-attr]
+    assert sdk.voice_activity.audio_offset_ms is None  # type: ignore[union-attr]
+    # Beside a message type we do not model: the speech is kept, and so is the rest.
+    beside = parse_server_message('{"brandNew": {"x": 1}, "voiceActivity": {"type": "ACTIVITY_START"}}')
+    assert isinstance(beside, VoiceActivityMessage) and beside.model_extra == {"brandNew": {"x": 1}}
+    for bad in ('{"voiceActivity": {"type": 1}}', '{"voiceActivity": {"audioOffset": "soon"}}',
+                '{"voiceActivity": []}', '{"serverContent": {}, "voiceActivity": "ACTIVITY_START"}'):
+        with pytest.raises(ProtocolError):
+            parse_server_message(bad)
 
 
 @pytest.mark.parametrize("frame", [b"", b"{not json", b'{"setupComplete": {}', b"\xff\xfe{}", b"[]", b"null", b'"x"'])
