@@ -68,13 +68,17 @@ class LiveOptions(Settings):
     """False: the agent delimits turns with activityStart / activityEnd (manual turns)."""
     activity_handling: Literal["START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"] | None = None
     """``NO_INTERRUPTION``: the model keeps generating while the caller talks (overlap), so
-    the agent decides whether to stop, and a held playout can resume. Unset is the
-    service's default, ``START_OF_ACTIVITY_INTERRUPTS`` (the model's response is cut off
-    when the caller's activity starts)."""
+    the agent decides whether to stop: it holds its playout on the server's ``voiceActivity``
+    (on models that send it), then plays on over a cough or gives way to real words. Unset
+    is the service's default, ``START_OF_ACTIVITY_INTERRUPTS`` (the model's response is cut
+    off when the caller's activity starts)."""
     start_of_speech_sensitivity: Literal["START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"] | None = None
     end_of_speech_sensitivity: Literal["END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"] | None = None
     prefix_padding_ms: Milliseconds | None = None
     silence_duration_ms: Milliseconds | None = None
+    """With ``NO_INTERRUPTION``, set it: a hold waits this silence out before it confirms a
+    barge-in by duration (the service's own default is not documented, so unset counts as 0
+    and a short mm-hmm followed by a long silence is taken for real speech)."""
     input_transcription: bool = True
     output_transcription: bool = True
     """The agent's transcript comes from here: it is what gets cut at the heard words."""
@@ -144,14 +148,21 @@ class GeminiLive:
     @property
     def capabilities(self) -> Capabilities:
         auto = self.options.automatic_activity_detection
+        overlap = self.options.activity_handling == "NO_INTERRUPTION"
         return Capabilities(
             supports_truncate=False,  # no truncate and no cancel: the server interrupts itself
             input_sample_rate=16000,
             output_sample_rate=24000,
             server_turn_detection=auto,
             replies_to_turns=True,
-            server_interrupts=True,
-            holds_playout=self.options.activity_handling == "NO_INTERRUPTION",
+            # By default the server cuts its answer when the user's activity starts (and
+            # says so with ``interrupted``); with NO_INTERRUPTION it keeps generating, and
+            # the agent decides from the voiceActivity it reports (holding first).
+            server_interrupts=not overlap,
+            holds_playout=overlap,
+            # ACTIVITY_END comes once the silence that ends the activity has passed; the
+            # service's default for it is not documented, so only a silence set is known.
+            speech_stop_delay_ms=(self.options.silence_duration_ms or 0) if auto else 0,
         )
 
     def session(

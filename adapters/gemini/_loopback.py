@@ -97,9 +97,10 @@ class GeminiLiveServer(LoopbackServer):
     only key accepted (default: any). ``go_away_time_left``: seconds between a
     scenario's goAway fault and the close. ``ssl_context``: serve ``wss://``
     (clients such as google-genai only connect over TLS). ``voice_activity``: report
-    what automatic activity detection hears as ``voiceActivity`` messages
-    (``ACTIVITY_START`` / ``ACTIVITY_END``), as the service's newer models do; off by
-    default, as the adapter does not read them yet.
+    what automatic activity detection hears as ``voiceActivity`` messages (``type``
+    ``ACTIVITY_START`` / ``ACTIVITY_END``, with the ``audioOffset`` it was heard at), as
+    gemini-3.1-flash-live-preview does unasked; False plays a model that sends none
+    (the gemini-3.8-live models, for now). Never for the client's own activityStart / End.
     """
 
     def __init__(
@@ -113,7 +114,7 @@ class GeminiLiveServer(LoopbackServer):
         playout_speed: float = 1.0,
         go_away_time_left: float = 1.0,
         ssl_context: ssl.SSLContext | None = None,
-        voice_activity: bool = False,
+        voice_activity: bool = True,
     ) -> None:
         if pace <= 0 or playout_speed <= 0:
             raise ValueError("pace and playout_speed must be positive")

@@ -247,12 +247,12 @@ class LiveConnection:
                     CLOSE_INVALID, "activityStart and activityEnd need automaticActivityDetection.disabled."
                 )
             if message.activity_start is not None and not self.activity:
-                await self._caller_started()
+                await self._caller_started(None)
             elif message.activity_end is not None and self.activity:
-                await self._caller_stopped()
+                await self._caller_stopped(None)
         if message.audio_stream_end and self.detector is not None:
-            for _ in self.detector.flush():
-                await self._caller_stopped()
+            for change in self.detector.flush():
+                await self._caller_stopped(change.at_ms)
 
     async def _audio(self, blob: Blob, where: str) -> None:
         if not blob.mime_type.startswith("audio/pcm"):
@@ -270,22 +270,23 @@ class LiveConnection:
             self._caller_audio_ms += len(samples) * 1000 / rate
         if self.detector is None:
             return
-        for started in self.detector.feed(samples, rate):
-            if started:
-                await self._caller_started()
+        for change in self.detector.feed(samples, rate):
+            if change.started:
+                await self._caller_started(change.at_ms)
             else:
-                await self._caller_stopped()
+                await self._caller_stopped(change.at_ms)
 
-    async def _caller_started(self) -> None:
+    # ``detected_ms``: when the service's own detection heard it (None: the client's activityStart / End).
+    async def _caller_started(self, detected_ms: int | None) -> None:
         self.activity = True
         self._caller_audio_ms = 0.0
-        await self._voice_activity("ACTIVITY_START")
+        await self._voice_activity("ACTIVITY_START", detected_ms)
         if self.interrupts:
             await self._interrupt()
 
-    async def _caller_stopped(self) -> None:
+    async def _caller_stopped(self, detected_ms: int | None) -> None:
         self.activity = False
-        await self._voice_activity("ACTIVITY_END")
+        await self._voice_activity("ACTIVITY_END", detected_ms)
         caller = self.cursor.next_caller()
         transcript = caller.transcript if caller is not None else ""
         self.context_chars += len(transcript)
@@ -299,10 +300,12 @@ class LiveConnection:
         if caller is None or caller.answered:
             self.respond()
 
-    async def _voice_activity(self, kind: str) -> None:
-        # What the service's own detection heard (not the client's activityStart / End).
-        if self.detector is not None and self.server.voice_activity:
-            await self.send({"voiceActivity": {"voiceActivityType": kind}})
+    async def _voice_activity(self, kind: str, detected_ms: int | None) -> None:
+        # What the service's own detection heard, never an echo of the client's activityStart /
+        # End; the wire names as the SDKs read them (``type``, not their voice_activity_type).
+        if detected_ms is not None and self.server.voice_activity:
+            offset = duration(detected_ms / 1000)
+            await self.send({"voiceActivity": {"type": kind, "audioOffset": offset}})
 
     # ------------------------------------------------------------ turns
 

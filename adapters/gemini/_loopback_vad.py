@@ -17,12 +17,14 @@ and the timing, the only things the detector looks at.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..openai._vad import EnergyVad, SpeechStarted, VadSettings
 from ._client import AutomaticActivityDetection
 
-__all__ = ["ActivityDetector"]
+__all__ = ["ActivityChange", "ActivityDetector"]
 
 _GRID = 24000  # the energy VAD's sample rate
 _SLICE = _GRID // 100  # 10 ms: one VAD window, so a start is committed within 10 ms of its padding
@@ -49,8 +51,15 @@ class _ToGrid:
         return samples[np.clip(source, 0, max(len(samples) - 1, 0))] if len(samples) else samples
 
 
+class ActivityChange(NamedTuple):
+    started: bool
+    """The caller's activity started (True) or ended (False)."""
+    at_ms: int
+    """When it was detected, in the audio stream's time (voiceActivity's ``audioOffset``)."""
+
+
 class ActivityDetector:
-    """Feeds PCM16 samples; reports the caller's turns starting (True) and ending (False)."""
+    """Feeds PCM16 samples; reports the caller's turns starting and ending."""
 
     def __init__(self, config: AutomaticActivityDetection | None) -> None:
         config = config or AutomaticActivityDetection()
@@ -69,11 +78,11 @@ class ActivityDetector:
         self._onset_ms: int | None = None  # energy onset not yet committed as speech
         self.speaking = False
 
-    def feed(self, samples: np.ndarray, rate: int) -> list[bool]:
+    def feed(self, samples: np.ndarray, rate: int) -> list[ActivityChange]:
         if self._grid is None or self._grid.rate != rate:
             self._grid = _ToGrid(rate)
         grid = self._grid(samples)
-        changes: list[bool] = []
+        changes: list[ActivityChange] = []
         for i in range(0, len(grid), _SLICE):
             for event in self._vad.feed(grid[i : i + _SLICE]):
                 if isinstance(event, SpeechStarted):
@@ -82,18 +91,18 @@ class ActivityDetector:
                     self._onset_ms = None
                     if self.speaking:
                         self.speaking = False
-                        changes.append(False)
+                        changes.append(ActivityChange(False, self._vad.position_ms))
             onset = self._onset_ms
             if onset is not None and not self.speaking and self._vad.position_ms - onset >= self.prefix_ms:
                 self.speaking = True
-                changes.append(True)
+                changes.append(ActivityChange(True, self._vad.position_ms))
         return changes
 
-    def flush(self) -> list[bool]:
+    def flush(self) -> list[ActivityChange]:
         """``audioStreamEnd``: the microphone closed, so speech in progress ends now."""
         self._onset_ms = None
         self._vad.reset(self._vad.position_ms)
         if self.speaking:
             self.speaking = False
-            return [False]
+            return [ActivityChange(False, self._vad.position_ms)]
         return []

@@ -5,6 +5,20 @@ with ``turnComplete``. The mapper gives each turn a response id and an item id, 
 runtime sees the same shape as with OpenAI. ``generationComplete`` ends the item's audio
 (the model has said everything) but not its playout: the end of a turn must never cut audio
 that is still playing.
+
+The user's speech: ``voiceActivity`` ``ACTIVITY_START`` / ``ACTIVITY_END`` (see ``_server``
+for the wire form and its sources) become InputSpeechStarted / InputSpeechStopped. No setup
+field asks for them, and not every model sends them: a maintainer confirms that the
+gemini-3.8-live models do not "at this time" and points to gemini-3.1-flash-live-preview,
+which does (https://github.com/googleapis/python-genai/issues/2981, 2026-09-18); a user
+reports none in 26 sessions of that model (issues/1285 there, 2026-08-18). The agent never
+depends on them: without them it does not hold, and the server's ``interrupted`` stops it.
+
+With ``activityHandling: NO_INTERRUPTION`` the model keeps generating over the user, and
+these are what the agent holds on. Under the default ``START_OF_ACTIVITY_INTERRUPTS`` the
+server cuts its answer and says ``interrupted`` just after the start; the start alone still
+stops audio the server had finished generating and the agent is still playing (nothing is
+left for the server to interrupt then), and keeps the user region true.
 """
 
 from __future__ import annotations
@@ -17,6 +31,8 @@ from typing import Any
 from turnstile.machine import (
     AudioDelta,
     FunctionCall,
+    InputSpeechStarted,
+    InputSpeechStopped,
     InputTranscriptionCompleted,
     ProviderEvent,
     ResponseContentAdded,
@@ -38,6 +54,7 @@ from ._protocol import (
     SetupCompleteMessage,
     ToolCallCancellationMessage,
     ToolCallMessage,
+    VoiceActivity,
     decode_base64,
 )
 
@@ -61,6 +78,10 @@ class TurnMapper:
 
     def map(self, msg: Any) -> list[ProviderEvent]:
         out: list[ProviderEvent] = []
+        voice = getattr(msg, "voice_activity", None)
+        if voice is not None:
+            # First: the speech it rides beside (an interruption, a transcription) followed it.
+            self._speech(voice, out)
         if isinstance(msg, SetupCompleteMessage):
             out.append(SessionReady())
         elif isinstance(msg, ServerContentMessage):
@@ -83,6 +104,14 @@ class TurnMapper:
         elif isinstance(msg, GoAwayMessage):
             self.go_away = msg.go_away.time_left_seconds or 0.0
         return out
+
+    def _speech(self, voice: VoiceActivity, out: list[ProviderEvent]) -> None:
+        if voice.type == "ACTIVITY_START":
+            out.append(InputSpeechStarted(audio_start_ms=voice.audio_offset_ms))
+        elif voice.type == "ACTIVITY_END":
+            out.append(InputSpeechStopped(audio_end_ms=voice.audio_offset_ms))
+        else:
+            logger.info("voiceActivity of type %r ignored", voice.type)
 
     @property
     def turn_open(self) -> bool:

@@ -4,6 +4,7 @@ it receives maps to the right neutral events."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -158,6 +159,44 @@ def test_interruption_tool_calls_and_cancellations() -> None:
     assert json.loads(evs[7].calls[0].arguments) == {"city": "Oslo"}
     assert evs[10].call_ids == ("f1",)
     assert m.resumption_handle == "h-9" and m.go_away == 5.0
+
+
+# Wire frames as live sessions show them (google-genai's own dump would name ``type`` voiceActivityType).
+HEARD = [
+    '{"voiceActivity": {"type": "ACTIVITY_START", "audioOffset": "1.250s"}}',
+    '{"serverContent": {"interrupted": true}, "voiceActivity": {"type": "TYPE_UNSPECIFIED"}}',
+    '{"serverContent": {}, "voiceActivity": {"type": "ACTIVITY_END", "audioOffset": "2s"}}',
+    '{"serverContent": {"inputTranscription": {"text": "Stop."}}}',
+]
+
+
+def test_voice_activity_is_the_users_speech(caplog: pytest.LogCaptureFixture) -> None:
+    m = TurnMapper()
+    with caplog.at_level(logging.INFO, logger="turnstile.gemini"):
+        evs = [ev for frame in HEARD for ev in m.map(parse_server_message(frame)) if "speech" in ev.kind]
+    assert [e.kind for e in evs] == ["input_speech_started", "input_speech_stopped"]
+    assert (evs[0].audio_start_ms, evs[1].audio_end_ms) == (1250, 2000)
+    assert "'TYPE_UNSPECIFIED' ignored" in caplog.text
+    # A speech start beside what it caused comes first.
+    both = '{"serverContent": {"interrupted": true}, "voiceActivity": {"type": "ACTIVITY_START"}}'
+    m = TurnMapper()
+    m.map(parse_server_message('{"serverContent": {"outputTranscription": {"text": "So"}}}'))
+    assert [e.kind for e in m.map(parse_server_message(both))] == [
+        "input_speech_started", "server_interrupted", "response_done"]
+
+
+@pytest.mark.parametrize("options", [{}, {"activity_handling": "NO_INTERRUPTION"}])
+def test_the_session_reports_the_users_speech_under_either_handling(options: dict[str, Any]) -> None:
+    # Under the default handling too: the server cuts its answer (interrupted), but audio it
+    # finished generating may still be playing, and the user region follows the speech.
+    got: list[Any] = []
+    s = GeminiLive(api_key="g", **options).session(chat_ctx=ChatContext(), tools=[], on_event=got.append)
+    for frame in HEARD:
+        s.on_frame(frame.encode())
+    s.opening_frames()  # a new connection keeps the setting
+    s.on_frame(HEARD[0].encode())
+    kinds = [e.kind for e in got if e.kind.startswith("input_speech")]
+    assert kinds == ["input_speech_started", "input_speech_stopped", "input_speech_started"]
 
 
 def test_text_in_an_audio_session_is_a_text_response() -> None:

@@ -2,8 +2,9 @@
 
 Every frame the server sends is checked as it arrives: it must be a binary
 frame of indented UTF-8 JSON, parse with our own wire models
-(``parse_server_message``) and validate against google-genai's
-``types.LiveServerMessage`` (extra="forbid"), so the loopback stays faithful to
+(``parse_server_message``) and, read as google-genai reads it (its wire-name
+converters), validate against ``types.LiveServerMessage`` (extra="forbid"), so the
+loopback stays faithful to
 the API the adapter is written against. Waits are for an expected message
 under a timeout, never a sleep.
 """
@@ -127,15 +128,16 @@ class Peer:
             assert msg.data == (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
             if isinstance(parsed, UnknownServerMessage):
                 assert list(data) == [UNKNOWN_MESSAGE], f"server sent a message we do not model: {data}"
-            elif self.vertex:
-                # The SDK maps Vertex AI's wire names (candidatesTokenCount, ...) before validating: none may be lost.
-                converted = _live_converters._LiveServerMessage_from_vertex(data)
-                assert len(converted) == len(data), data
-                if "usageMetadata" in data:
-                    assert len(converted["usage_metadata"]) == len(data["usageMetadata"]), data
-                types.LiveServerMessage.model_validate(converted)
             else:
-                types.LiveServerMessage.model_validate(data)  # the oracle: extra="forbid", typed fields
+                # The SDK maps wire names (Vertex AI's candidatesTokenCount, voiceActivity's type, ...)
+                # as it receives, then validates (extra="forbid", typed fields): none may be lost.
+                convert = self.vertex and _live_converters._LiveServerMessage_from_vertex
+                converted = (convert or _live_converters._LiveServerMessage_from_mldev)(data)
+                assert len(converted) == len(data), data
+                for wire_key, key in (("usageMetadata", "usage_metadata"), ("voiceActivity", "voice_activity")):
+                    if wire_key in data:
+                        assert len(converted[key]) == len(data[wire_key]), data
+                types.LiveServerMessage.model_validate(converted)
             self.messages.append(data)
             return data
 
@@ -154,6 +156,11 @@ class Peer:
                 pass
         assert self.ended is not None
         return self.ended
+
+    def activity(self, n: int) -> tuple[str, int]:
+        """The ``n``-th voiceActivity: its type and its audioOffset in ms."""
+        heard = self.of("voiceActivity")[n]["voiceActivity"]
+        return heard["type"], round(float(heard["audioOffset"][:-1]) * 1000)
 
     def kinds(self, start: int = 0) -> list[str]:
         return [kind(m) for m in self.messages[start:]]
@@ -271,6 +278,14 @@ async def test_audio_turn_streams_the_reply_in_order(http: aiohttp.ClientSession
         await peer.speak(turn("What's the weather in Paris?"))
         done = await peer.until("turnComplete")
         kinds = peer.kinds(1)
+        # The service's detection reports the turn, unasked: heard at the speech's start, ended
+        # after its default 500 ms of silence (from the last loud frame), in the audio stream's time.
+        assert kinds[:2] == ["voiceActivity"] * 2 and kinds.count("voiceActivity") == 2
+        heard = [peer.activity(i) for i in range(2)]
+        said_ms = len(speech("What's the weather in Paris?")) // 32
+        assert [t for t, _ in heard] == ["ACTIVITY_START", "ACTIVITY_END"]
+        assert 0 < heard[0][1] < 300 and said_ms < heard[1][1] <= said_ms + 600
+        kinds = kinds[2:]
         if transcribe:
             assert kinds[0] == "inputTranscription"
             assert peer.text("inputTranscription") == "What's the weather in Paris?"
@@ -308,7 +323,9 @@ async def test_manual_activity_delimits_turns(http: aiohttp.ClientSession) -> No
         await peer.speak(speech("Hello?"))  # no trailing silence: activityEnd ends the turn
         await peer.send(RealtimeInput(activity_end=ActivityEnd()))
         await peer.until("turnComplete")
+        # The client's own activity markers are not echoed as voiceActivity.
         assert peer.kinds(1)[0] == "inputTranscription" and peer.text("inputTranscription") == "Hello?"
+        assert "voiceActivity" not in peer.kinds()
         assert srv.connections[0].caller_turns == ["Hello?"] and peer.text("outputTranscription") == "Hi there."
 
         auto = await connect(http, srv)  # activity markers without disabling detection: invalid
@@ -362,7 +379,9 @@ async def test_barge_in_while_the_audio_plays_out(http: aiohttp.ClientSession) -
         await peer.until("generationComplete")
         await peer.speak(turn("Wait."))
         await peer.until("interrupted")
-        assert peer.kinds()[-3:] == ["audio", "generationComplete", "interrupted"]
+        # The caller's activity starting is what cuts the answer.
+        assert peer.kinds()[-4:] == ["audio", "generationComplete", "voiceActivity", "interrupted"]
+        assert peer.activity(0)[0] == "ACTIVITY_START"
         assert kind(await peer.next()) == "turnComplete"
         assert srv.connections[0].replies[0].audio == ModelReply(transcript=steps[0].transcript).audio()
 
@@ -380,6 +399,17 @@ async def test_no_interruption_lets_the_reply_finish(http: aiohttp.ClientSession
         await peer.until("turnComplete", timeout=10)  # then the answer to what was said meanwhile
         assert "interrupted" not in peer.kinds() and peer.kinds().count("generationComplete") == 2
         assert [r.interrupted for r in srv.connections[0].replies] == [False, False]
+        # The caller is still reported, over the reply it did not cut.
+        assert [peer.activity(i)[0] for i in range(2)] == ["ACTIVITY_START", "ACTIVITY_END"]
+        assert peer.kinds().index("voiceActivity") < peer.kinds().index("generationComplete")
+
+
+async def test_a_model_that_reports_no_activity(http: aiohttp.ClientSession) -> None:
+    async with server(CallerTurn(transcript="Hello?"), ModelReply(transcript="Hi."), voice_activity=False) as srv:
+        peer = await connect(http, srv)
+        await peer.speak(turn("Hello?"))
+        await peer.until("turnComplete")
+        assert "voiceActivity" not in peer.kinds() and srv.connections[0].caller_turns == ["Hello?"]
 
 
 async def test_client_content_interrupts_a_stalled_reply(http: aiohttp.ClientSession) -> None:
