@@ -79,7 +79,8 @@ class GeminiLiveSession(ReconnectingSocket):
         """With automatic activity detection off: the user's audio, kept until a turn ends."""
         self._turn_open = False  # between start_user_turn and its commit or clear
         self._push_to_talk = False  # start_user_turn was used: audio outside a turn is dropped
-        self._answer_coming = False  # commit_user_turn's activityEnd asked for the answer
+        self._answer_coming = False
+        """An activityEnd asked for the answer, and it has not begun: requests meanwhile are it."""
         self._after_tool_response = False
         self._calls: dict[str, tuple[FunctionCall | None, int]] = {}
         """Calls asked for and not answered yet, with the connection that asked."""
@@ -136,12 +137,16 @@ class GeminiLiveSession(ReconnectingSocket):
                 # decodes the audio, and a bad payload must not leave a turn half-opened.
                 for _ in msg.server_content.iter_audio():
                     pass
+                if msg.server_content.turn_complete and not self._mapper.turn_open:
+                    self._answer_coming = False  # answered with nothing: a turn that stays empty
             mapped = self._mapper.map(msg)
         except ProtocolError as exc:
             self.malformed_events += 1
             logger.warning("malformed server message: %s", exc)
             return
         for ev in mapped:
+            if ev.kind == "response_created":
+                self._answer_coming = False  # the answer began: a request from now is a new one
             if isinstance(ev, ToolCallsRequested):
                 for call in ev.calls:
                     self._calls[call.call_id] = (call, self.connects)
@@ -230,7 +235,6 @@ class GeminiLiveSession(ReconnectingSocket):
             return
         self._turn_open = False
         self._end_activity()
-        self._answer_coming = True  # the activityEnd asks for the answer: create_response is not needed
 
     def clear_user_turn(self) -> None:
         # The held audio is dropped, never sent. The activity stays open with nothing in
@@ -246,14 +250,17 @@ class GeminiLiveSession(ReconnectingSocket):
             self._send(RealtimeInput(audio=Blob.pcm16(pcm, 16000)))
         self._in_activity = False
         self._send(RealtimeInput(activity_end=ActivityEnd()))
+        self._answer_coming = True  # an activityEnd always closes a turn the model answers
 
     def create_response(self) -> None:
         if self._after_tool_response:
             self._after_tool_response = False
             return  # the model goes on by itself once it has the tool responses
         if self._answer_coming:
-            self._answer_coming = False
-            return  # a manual turn's activityEnd: Gemini answers it by itself
+            # An ended activity is answered by itself: asking again (commit_user_turn's own
+            # request, then generate_reply's) would send clientContent, which cuts that
+            # answer and asks for another. Every request until it begins is that one answer.
+            return
         self._send(ClientContent(turn_complete=True))
 
     def cancel_response(self) -> None:

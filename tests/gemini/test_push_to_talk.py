@@ -92,6 +92,25 @@ async def test_the_press_stops_the_agent_at_once() -> None:
         assert record.caller_audio_ms == [300, 300] and call.errors == []
 
 
+async def test_generate_reply_after_a_committed_turn_asks_for_nothing_more() -> None:
+    # The activityEnd asks for the answer; a clientContent after it would cut that answer and
+    # ask for another (answering the script's next caller turn, as the loopback's record shows).
+    async with GeminiLiveServer(steps("Roger that.", "Again."), pace=1.0) as server, Call(server) as call:
+        call.agent.start_user_turn()
+        await call.say(500)
+        call.agent.commit_user_turn()
+        call.agent.generate_reply()  # before the answer begins: it is that answer
+        await wait_until(lambda: call.spoken == ["Roger that."], timeout=10)
+        await call.agent.wait_for_state("listening", timeout=10)
+        assert [k for k in inputs(server) if k != "audio"] == ["activity_start", "activity_end"]
+        call.agent.generate_reply()  # once it was given, a request is a request again
+        await wait_until(lambda: call.spoken == ["Roger that.", "Again."], timeout=10)
+        assert [k for k in inputs(server) if k != "audio"] == ["activity_start", "activity_end", "ClientContent"]
+        record = server.connections[0]
+        assert [r.interrupted for r in record.replies] == [False, False] and record.caller_audio_ms == [500]
+        assert call.errors == []
+
+
 async def test_manual_turns_need_activity_detection_off() -> None:
     async with GeminiLiveServer(steps("Unused.")) as server, \
             Call(server, automatic_activity_detection=True) as call:
@@ -142,5 +161,19 @@ def test_what_the_session_sends_for_each_press_release_and_clear() -> None:
     s.push_audio(chunk(7))  # the button is up
     s.commit_audio()  # generate_reply's commit: neither the cleared nor the stray audio goes
     assert sent() == ["activityStart", "activityEnd"]
-    s.create_response()  # a later request is a request again
-    assert s._outbox and "clientContent" in s._outbox[0]
+    s.create_response()  # generate_reply's request: that activityEnd asked for the answer already
+    s.create_response()  # and so did any other request before the answer begins
+    assert sent() == []
+    s.on_frame(b'{"serverContent": {"turnComplete": true}}')  # answered with nothing at all
+    s.create_response()  # a request after the answer is a request again
+    assert [next(iter(json.loads(f))) for f in s._outbox] == ["clientContent"]
+    s._outbox.clear()
+    s.start_user_turn()
+    s.push_audio(chunk(8))
+    s.commit_user_turn()
+    s.create_response()
+    assert sent() == ["activityStart", "audio8", "activityEnd"]
+    audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "AAA="}}
+    s.on_frame(json.dumps({"serverContent": {"modelTurn": {"parts": [audio]}}}))  # the answer began
+    s.create_response()
+    assert [next(iter(json.loads(f))) for f in s._outbox] == ["clientContent"]
