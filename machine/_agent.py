@@ -213,9 +213,11 @@ class RealtimeAgent(ManualTurns):
                 return
             if on_duplicate == "cancel_existing":
                 rt.cancel_response()
-        if not self.provider.capabilities.server_turn_detection and self._buffer_holds_audio():
-            session.commit_audio()  # the user's manual turn, if anything was said since the last
-            self._buffer_emptied()
+        if not self.provider.capabilities.server_turn_detection:
+            if self._buffer_holds_audio():
+                session.commit_audio()  # the user's manual turn, if anything was said since the last
+                self._buffer_emptied()
+            self._end_open_turn()
         rt.request_response()
 
     def interrupt(self) -> None:

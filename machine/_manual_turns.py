@@ -14,6 +14,7 @@ Each call is synchronous and non-blocking, as the chart's actions are: it enqueu
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +47,12 @@ class ManualTurns:
     def _buffer_emptied(self) -> None:
         fwd = self._forwarder
         self._buffered_from = fwd.sent_chunks if fwd is not None else 0
+
+    def _end_open_turn(self) -> None:
+        """``generate_reply`` committed the open turn itself: the button's turn is over."""
+        if self._turn_from is not None:
+            self._turn_from = None
+            self._user_floor(False)
 
     def _buffer_holds_audio(self) -> bool:
         fwd = self._forwarder
@@ -116,6 +123,8 @@ class ManualTurns:
     def _user_floor(self, talking: bool) -> None:
         """The user region follows the button as it follows the provider's speech events
         (where server VAD also runs, a second start or stop changes nothing)."""
+        if talking:
+            self._runtime.user_speech_began = time.monotonic()
         self._runtime.emitter.emit("user_started_speaking" if talking else "user_stopped_speaking")
         self._send("user_speech_started" if talking else "user_speech_stopped")
 

@@ -164,3 +164,17 @@ async def test_the_user_region_follows_the_button(call: Call) -> None:
     call.agent.clear_user_turn()
     assert "silent" in call.agent.configuration and heard == ["started", "stopped"] * 2
     assert [t for _e, s, t in call.agent.trace.region("user").transitions if s != t] == ["talking", "silent"] * 2
+
+
+async def test_generate_reply_inside_an_open_turn_ends_it_and_the_answer_plays_on(call: Call) -> None:
+    call.agent.start_user_turn()
+    await call.say(200)
+    call.agent.generate_reply()  # commits what was said: the button's turn is over
+    assert "silent" in call.agent.configuration and call.agent._turn_from is None
+    s = call.session
+    rid, iid = s.start_audio_response(pcm_tone(600), transcript="The answer.", done=False)
+    await wait_until(lambda: call.room.speaker.heard_samples > RATE // 10)
+    await call.say(200)  # the microphone runs on while the agent speaks: no barge-in from it
+    s.finish_response(rid, iid, transcript="The answer.")
+    await call.agent.wait_for_state("listening", timeout=5)
+    assert "truncate" not in s.names() and "cancel_response" not in s.names()
