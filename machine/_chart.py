@@ -191,7 +191,13 @@ class AgentChart(StateChart["ChartActions"]):
             user_turn_committed = expected.from_(no_response, cancelling, cond="replies_to_turns")
             # Asked again before it began: still requested (or still to be cancelled).
             reply_requested = requested.from_(no_response, expected, streaming, cancelling)
-            response_cancelled = requested.to(cancel_on_arrival) | streaming.to(cancelling)
+            # Where the server interrupts itself (Gemini), the answer asked for and not begun
+            # dies with the interruption: what comes next answers the caller, and plays.
+            response_cancelled = (
+                requested.to(no_response, cond="server_interrupts")
+                | requested.to(cancel_on_arrival)
+                | streaming.to(cancelling)
+            )
             response_started = streaming.from_(
                 no_response, expected, requested, cancelling
             ) | cancel_on_arrival.to(cancelling, on="cancel_arrived_response")
@@ -346,6 +352,10 @@ class ChartActions:
     def real_words(self, text: str = "") -> bool:
         """The held speech's transcript is a turn, not a backchannel or a noise."""
         return bool(text.strip())
+
+    def server_interrupts(self) -> bool:
+        """The provider cuts its own generation on the caller's speech (Gemini's default)."""
+        return False
 
     def speech_lasted(self, speech_ms: int | None = None) -> bool:
         """The held speech that stopped lasted ``min_interruption_s`` by the provider's clock."""

@@ -86,6 +86,9 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
     def replies_to_turns(self) -> bool:
         return self.caps.replies_to_turns
 
+    def server_interrupts(self) -> bool:
+        return self.caps.server_interrupts
+
     def retries_left(self) -> bool:
         return self.text_retries < self.options.max_text_response_retries
 

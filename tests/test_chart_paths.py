@@ -186,6 +186,7 @@ def _capabilities(path: TransitionPath) -> Capabilities:
     return Capabilities(
         holds_playout=guards.get("holds_first", False) or asks,
         replies_to_turns=guards.get("replies_to_turns", True) and not asks,
+        server_interrupts=guards.get("server_interrupts", False),
     )
 
 

@@ -20,6 +20,7 @@ from turnstile.adapters.pytest_plugin import Harness
 from turnstile.adapters.scripted import ScriptedRealtime, pcm_tone
 from turnstile.machine import (
     AgentOptions,
+    Capabilities,
     InputSpeechStarted,
     InputSpeechStopped,
     RealtimeAgent,
@@ -83,6 +84,25 @@ async def test_a_barge_in_before_the_requested_response_began_cancels_it_on_arri
         ("response_cancelled", "requested", "cancel_on_arrival"),
         ("response_started", "cancel_on_arrival", "cancelling"),
     ])
+
+
+async def test_where_the_server_interrupts_itself_the_next_response_answers_the_caller() -> None:
+    # Gemini's default: the caller's speech cuts the generation server-side, so the reply
+    # asked for and not begun never comes; the next response is the answer to the caller.
+    caps = Capabilities(supports_truncate=False, server_interrupts=True)
+    provider, room = ScriptedRealtime(caps), LocalRoom()
+    agent = RealtimeAgent(provider)
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    s = provider.last_session
+    agent.generate_reply()
+    s.emit(InputSpeechStarted(), InputSpeechStopped())
+    assert agent.state == "listening" and "no_response" in agent.configuration
+    s.start_audio_response(pcm_tone(200), transcript="the answer to the caller")
+    await agent.wait_for_state("listening", timeout=5)
+    assert ("response_cancelled", "requested", "no_response") in agent.trace.region("response").transitions
+    assert ("audio_started", "thinking", "speaking") in agent.trace.transitions  # played, not dropped
+    await agent.aclose()
 
 
 async def test_a_request_lost_with_the_socket_is_asked_again_once_ready(
