@@ -93,8 +93,11 @@ class ScriptedSession:
     def clear_user_turn(self) -> None:
         self._record("clear_user_turn")
 
-    def create_response(self) -> None:
-        self._record("create_response")
+    def create_response(self, instructions: str | None = None) -> None:
+        if instructions is None:
+            self._record("create_response")
+        else:
+            self._record("create_response", instructions=instructions)
 
     def cancel_response(self) -> None:
         self._record("cancel_response")

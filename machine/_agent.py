@@ -95,7 +95,7 @@ class RealtimeAgent(ManualTurns):
         self._turn = turn_states(chart)
         self._order = {str(sid): i for i, sid in enumerate(chart.states_map)}
         self._state = self._leaf()
-        self._runtime.call_away_prompt = lambda prompt: prompt(self)
+        self._runtime.call_away_prompt = self._prompt_away_user
         # Events no active state takes are dropped here, before the engine's macrostep
         # (most of an event's cost): an audio_started already speaking with nothing else
         # to do. Only where the chart drops them silently. Per configuration, memoized.
@@ -200,12 +200,18 @@ class RealtimeAgent(ManualTurns):
         self._spawn(self._forward_microphone(link, fwd), "microphone")
         self._spawn(self._connect(session), "connect")
 
-    def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:
-        """Ask the model to answer now (after a manual turn, or to speak first)."""
+    def generate_reply(
+        self, on_duplicate: OnDuplicate = "cancel_existing", *, instructions: str | None = None
+    ) -> None:
+        """Ask the model to answer now (after a manual turn, or to speak first).
+
+        ``instructions`` guide this reply only ("ask whether the caller is still there");
+        the session's own instructions are unchanged."""
         rt, session = self._runtime, self._session
         if session is None or rt.closed:
             return
         if self._state == "initializing":
+            rt.owed_instructions = instructions
             self._send("reply_deferred")  # owed (tools: reply_owed), asked for once ready
             return
         if rt.responses:
@@ -218,7 +224,15 @@ class RealtimeAgent(ManualTurns):
                 session.commit_audio()  # the user's manual turn, if anything was said since the last
                 self._buffer_emptied()
             self._end_open_turn()
+        rt.owed_instructions = instructions
         rt.request_response()
+
+    def _prompt_away_user(self, prompt: str | Callable[[Any], None]) -> None:
+        """``on_user_away``: instructions for a reply, or the application's callback."""
+        if isinstance(prompt, str):
+            self.generate_reply(instructions=prompt)
+        else:
+            prompt(self)
 
     def interrupt(self) -> None:
         """Stop the agent's speech (or its pending answer) as a barge-in would."""

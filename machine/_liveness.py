@@ -48,7 +48,7 @@ class LivenessActions(RuntimeState):
         self.away_prompts = 0
         """Times in a row the user went away (prompted, then ``user_away``)."""
         # (Not named on_user_away: python-statemachine would call that on every user_away.)
-        self.call_away_prompt: Callable[[Callable[[Any], None]], None] = lambda prompt: None
+        self.call_away_prompt: Callable[[str | Callable[[Any], None]], None] = lambda prompt: None
         """Calls the application's on_user_away with the agent (bound by the agent)."""
 
     def _disarm_deadlines(self) -> None:

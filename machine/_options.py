@@ -56,11 +56,11 @@ class AgentOptions(BaseModel):
     user_away_timeout_s: float | None = Field(default=15.0, gt=0)
     """Silence on both sides, while the agent listens, after which the user is ``away``
     (the ``user`` region; ``user_state_changed`` says so). ``None`` never marks it."""
-    on_user_away: Callable[[Any], None] | None = None
-    """Called with the agent when the user goes ``away`` (say, ``lambda agent:
-    agent.generate_reply()`` with instructions to ask whether they are still there), at most
-    ``user_away_prompts`` times in a row; after that the agent emits ``user_away`` (the
-    application may hang up). The count starts over when the user speaks."""
+    on_user_away: str | Callable[[Any], None] | None = None
+    """When the user goes ``away``: instructions for a reply (say, "Ask whether the caller
+    is still there."; ``generate_reply(instructions=...)``), or a callback called with the
+    agent. At most ``user_away_prompts`` times in a row; after that the agent emits
+    ``user_away`` (the application may hang up). The count starts over when the user speaks."""
     user_away_prompts: int = Field(default=1, ge=0)
     resume_false_interruption: bool = True
     """Speech over the agent holds its playout first (where the provider keeps generating,

@@ -112,7 +112,9 @@ class RealtimeSession(Protocol):
         no answer comes (OpenAI ``input_audio_buffer.clear``; Gemini: the turn's audio was
         held back and is dropped, see the adapter)."""
 
-    def create_response(self) -> None: ...
+    def create_response(self, instructions: str | None = None) -> None:
+        """Ask for a response; ``instructions`` guide this one only (OpenAI
+        ``response.instructions``; Gemini: a user-role text turn, its only way to say it)."""
 
     def cancel_response(self) -> None: ...
 

@@ -71,6 +71,8 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
         self.unanswered_outputs = 0
         """Tool outputs sent that no response has answered yet (a count, not a decision)."""
         self.text_retries = 0
+        self.owed_instructions: str | None = None
+        """``generate_reply``'s instructions for the reply the next request asks for."""
         self.user_speech_began = 0.0
         """When the user's current speech began (monotonic): a barge-in's ``speech_ms``."""
         self.speech_start_ms: int | None = None
@@ -219,10 +221,15 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
         )
 
     def request_response(self) -> None:
-        """Ask for a response: a tool's reply once the chart says it is due, or the user's."""
+        """Ask for a response: a tool's reply once the chart says it is due, or the user's
+        (with instructions the application gave it, if it asked before the session was ready)."""
         self.unanswered_outputs = 0  # whoever asks, this answers what is owed so far
+        instructions, self.owed_instructions = self.owed_instructions, None
         if self.session is not None:
-            self.session.create_response()
+            if instructions is None:
+                self.session.create_response()
+            else:
+                self.session.create_response(instructions)
         self.response_deadline.arm()  # also while already thinking (a tool's reply)
         self.send("reply_requested")
 

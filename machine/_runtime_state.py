@@ -56,6 +56,7 @@ class RuntimeState:
     text_retries: int
     unanswered_outputs: int
     user_speech_began: float
+    owed_instructions: str | None
     speech_start_ms: int | None
     closed: bool
     # Set by LivenessActions._init_deadlines -------------------------------------------
@@ -65,7 +66,7 @@ class RuntimeState:
     playout_deadline: Deadline
     away_deadline: Deadline
     away_prompts: int
-    call_away_prompt: Callable[[Callable[[Any], None]], None]
+    call_away_prompt: Callable[[str | Callable[[Any], None]], None]
     # Set by HoldActions._init_holding --------------------------------------------------
     confirm_deadline: Deadline
     false_deadline: Deadline

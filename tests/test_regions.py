@@ -208,3 +208,16 @@ async def test_an_away_caller_is_prompted_at_most_n_times_then_reported() -> Non
     s.emit(InputSpeechStarted())  # back: the count starts over
     assert "talking" in agent.configuration and agent._runtime.away_prompts == 0
     await agent.aclose()
+
+
+async def test_on_user_away_as_text_asks_for_a_reply_with_those_instructions() -> None:
+    provider, room = ScriptedRealtime(), LocalRoom()
+    options = AgentOptions(user_away_timeout_s=0.1, on_user_away="Ask whether the caller is still there.")
+    agent = RealtimeAgent(provider, options=options)
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    await agent.wait_for_state("thinking", timeout=5)  # away: the reply is asked for
+    s = provider.last_session
+    assert s.last("create_response").args == {"instructions": "Ask whether the caller is still there."}
+    assert agent._runtime.owed_instructions is None  # this reply's only
+    await agent.aclose()

@@ -252,7 +252,9 @@ class GeminiLiveSession(ReconnectingSocket):
         self._send(RealtimeInput(activity_end=ActivityEnd()))
         self._answer_coming = True  # an activityEnd always closes a turn the model answers
 
-    def create_response(self) -> None:
+    def create_response(self, instructions: str | None = None) -> None:
+        if (self._after_tool_response or self._answer_coming) and instructions is not None:
+            logger.info("Gemini Live: an answer is already coming; the reply's instructions were not sent")
         if self._after_tool_response:
             self._after_tool_response = False
             return  # the model goes on by itself once it has the tool responses
@@ -261,7 +263,9 @@ class GeminiLiveSession(ReconnectingSocket):
             # request, then generate_reply's) would send clientContent, which cuts that
             # answer and asks for another. Every request until it begins is that one answer.
             return
-        self._send(ClientContent(turn_complete=True))
+        # The Live API has no per-response instructions: they go as a user-role text turn.
+        turns = None if instructions is None else [Content.from_text(instructions, role="user")]
+        self._send(ClientContent(turns=turns, turn_complete=True))
 
     def cancel_response(self) -> None:
         logger.debug("Gemini Live interrupts by itself; no cancel to send")

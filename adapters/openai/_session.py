@@ -24,7 +24,7 @@ from turnstile.machine import (
 from .._socket import ReconnectingSocket, socket_settings
 from . import _beta as beta
 from . import _ga as ga
-from ._mapping import EventMapper, history_items
+from ._mapping import DeltaFrames, EventMapper, history_items
 from ._protocol import (
     ClientEventModel,
     ConversationItemDelete,
@@ -62,6 +62,7 @@ class OpenAIRealtimeSession(ReconnectingSocket):
         self.chat_ctx = chat_ctx  # the agent's own, live: replayed as it is at reconnect
         self.tools = list(tools)
         self._mapper = EventMapper()
+        self._deltas = DeltaFrames(provider.dialect)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -80,6 +81,15 @@ class OpenAIRealtimeSession(ReconnectingSocket):
 
     def on_frame(self, raw: str | bytes) -> None:
         try:
+            # Most frames are deltas: one event each, no mapper state, taken the short way.
+            delta = self._deltas.map(raw)
+        except ProtocolError as exc:
+            self._malformed(exc)
+            return
+        if delta is not None:
+            self._emit(delta)
+            return
+        try:
             ev = parse_server_event(raw, self._p.dialect)
             if isinstance(ev, UnknownServerEvent):
                 self.unknown_events += 1
@@ -90,14 +100,17 @@ class OpenAIRealtimeSession(ReconnectingSocket):
             # invalid payload drops the whole frame rather than half of what it meant.
             mapped = self._mapper.map(ev)
         except ProtocolError as exc:
-            self.malformed_events += 1
-            logger.warning("malformed server event (%s): %s", exc.event_type or "?", exc)
+            self._malformed(exc)
             return
         for out in mapped:
             self._emit(out)
         if not was_ready and self._mapper.session_updated:
             self.mark_ready()
             self._emit(SessionReady())
+
+    def _malformed(self, exc: ProtocolError) -> None:
+        self.malformed_events += 1
+        logger.warning("malformed server event (%s): %s", exc.event_type or "?", exc)
 
     def _send(self, event: ClientEventModel) -> None:
         self.send_text(dump_client_event(event))
@@ -128,8 +141,13 @@ class OpenAIRealtimeSession(ReconnectingSocket):
     def clear_user_turn(self) -> None:
         self._send(InputAudioBufferClear())
 
-    def create_response(self) -> None:
-        self._send(beta.BetaResponseCreate() if self._p.dialect == "beta" else ga.ResponseCreate())
+    def create_response(self, instructions: str | None = None) -> None:
+        if self._p.dialect == "beta":
+            params = None if instructions is None else beta.BetaResponseParams(instructions=instructions)
+            self._send(beta.BetaResponseCreate(response=params))
+        else:
+            params_ga = None if instructions is None else ga.ResponseCreateParams(instructions=instructions)
+            self._send(ga.ResponseCreate(response=params_ga))
 
     def cancel_response(self) -> None:
         self._send(ResponseCancel())

@@ -83,7 +83,7 @@ class InvariantWatch:
         self._session = session
         create_response = session.create_response
 
-        def asked() -> None:
+        def asked(instructions: str | None = None) -> None:
             if self._asking_for_user:
                 self.user_asks += 1
             else:
@@ -91,7 +91,7 @@ class InvariantWatch:
                 player = self.agent._runtime.player
                 if "speaking" in self.agent.configuration or (player is not None and player.playing):
                     self.asks_during_playout.append(self.agent.configuration)
-            create_response()
+            create_response(instructions)
 
         session.create_response = asked  # type: ignore[method-assign]
 
