@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pydantic.version import VERSION as PYDANTIC_VERSION
 
 from turnstile.adapters.openai import OpenAIRealtime, _base
 from turnstile.adapters.openai._protocol import ProtocolError, decode_audio
@@ -42,8 +43,10 @@ def decoded(text: str) -> bytes | tuple[str, str]:
 
 
 def test_the_fast_decoder_is_there_and_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    if tuple(int(part) for part in PYDANTIC_VERSION.split(".")[:2]) < (2, 9):
+        pytest.skip("pydantic before 2.9 has no val_json_bytes: binascii decodes everything")
     # With binascii gone, a well-formed delta still decodes: pydantic-core did it.
-    assert _base._RUST_BASE64 is not None, "this pydantic-core has no base64 decoder: no fast path"
+    assert _base._RUST_BASE64 is not None, "pydantic-core's base64 decoder was not found"
     pcm = bytes(range(256)) * 19
     monkeypatch.setattr(_base, "binascii", None)
     assert decode_audio(base64.b64encode(pcm).decode()) == pcm
