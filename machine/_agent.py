@@ -102,6 +102,7 @@ class RealtimeAgent(ManualTurns):
         self._by_state = events_by_state(chart) if self.chart.allow_event_without_transition else None
         self._taking: dict[frozenset[str], frozenset[str]] = {}
         self._takes: frozenset[str] | None = None  # the current configuration's; None: stale
+        self._talking: bool | None = None  # the user region's, read per microphone chunk; None: stale
         self._dispatching = False
         self._session: RealtimeSession | None = None
         self._link: RoomLink | None = None
@@ -304,10 +305,13 @@ class RealtimeAgent(ManualTurns):
         return "closed"
 
     def _user_talking(self) -> bool:
-        return any(s.id == "talking" for s in self.chart.configuration)
+        talking = self._talking
+        if talking is None:  # the configuration is rebuilt on every read: once per change
+            talking = self._talking = any(s.id == "talking" for s in self.chart.configuration)
+        return talking
 
     def _leaf_changed(self, event: Any) -> None:
-        self._takes = None  # the configuration moved
+        self._takes = self._talking = None  # the configuration moved
         new = self._leaf()
         old, self._state = self._state, new
         if new != old:

@@ -25,6 +25,8 @@ from turnstile.machine import (
     TraceRecord,
 )
 
+from ._util import wait_until
+
 
 class Recorder:
     """A listener the python-statemachine way: named callbacks, arguments by name."""
@@ -85,6 +87,11 @@ async def test_a_user_guard_ignores_short_barge_ins() -> None:
     await agent.wait_for_state("listening")
     s = provider.last_session
     s.start_audio_response(pcm_tone(2000), done=False)
+    fwd = agent.forwarder
+    assert fwd is not None
+    sent = fwd.sent_chunks  # the microphone flows while the caller is silent: nothing to ask
+    await wait_until(lambda: fwd.sent_chunks >= sent + 2)
+    assert guard.asked == []
     # A cough: speech starts and stops at once. The agent keeps talking.
     s.emit(InputSpeechStarted())
     assert agent.state == "speaking"
