@@ -192,6 +192,8 @@ class _TraceListener:
             configuration=self._configuration,
         )
         self._trace.records.append(record)
+        for follow in self._trace.followers:
+            follow(record)
         collector = _collector
         if collector is not None:
             collector(type(machine), transition, record)
@@ -210,6 +212,9 @@ class Trace:
         # A deque with maxlen keeps the newest records once a long session passes the bound.
         self.records: deque[TraceRecord] = deque(records, maxlen=max_records)
         self.started = time.monotonic()
+        self.followers: list[Callable[[TraceRecord], None]] = []
+        """Called with each record as it is appended (an inspector's wake-up): cheaper
+        than a chart listener of one's own, which the engine calls through its machinery."""
         self._main = main_region
         self._declared: tuple[str, ...] = ()
 

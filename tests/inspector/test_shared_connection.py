@@ -90,3 +90,23 @@ async def test_the_server_reads_batched_and_single_session_frames(caplog: pytest
         assert last is not None and not last.live
         assert "a batch it cannot read" in caplog.text and "a frame it cannot read" in caplog.text
     await wait_until(lambda: not any(s.live for s in server.sessions))  # the publisher went: so did they
+
+
+async def test_a_transition_no_agent_event_announces_is_sent_in_the_next_frame() -> None:
+    # The user region's silent -> talking emits user_state_changed, which the page does not
+    # take: only the trace's follower wakes the writer for it.
+    async with InspectorServer() as server:
+        agent = idle_agent()
+        publisher = InspectorPublisher(agent, server.publish_url, interval_s=INTERVAL_S)
+        try:
+            await wait_until(lambda: publisher.connected, timeout=10)
+            agent._send("user_speech_started", speech_ms=0)
+
+            def user_region() -> list[str]:
+                session = server.sessions.get(publisher.session_id)
+                messages = session.messages if session else []
+                return [m["target"] for m in messages if m["type"] == "transition" and m.get("region") == "user"]
+
+            await wait_until(lambda: user_region() == ["talking"], timeout=5)
+        finally:
+            await publisher.aclose()
