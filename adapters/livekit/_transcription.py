@@ -129,6 +129,9 @@ class _Item:
         self.words: list[tuple[int, int]] = []
         self.starts: list[float] = []
         self.done = False
+        self.sentences: tuple[int, int, list[tuple[int, int]]] = (-1, -1, [])
+        """The sentence spans of ``text[final_end:]``, keyed by (len(text), final_end): a
+        playout write between two deltas asks again about the same text."""
 
     @property
     def segment_id(self) -> str:
@@ -237,13 +240,23 @@ class AgentTranscriptionForwarder:
 
     def _retime(self, item: _Item) -> None:
         opts = self.options
-        item.words = _spans(item.text, opts.word_tokenizer(item.text))
         rate = opts.syllables_per_second * opts.speed
-        t, starts = 0.0, []
-        for a, b in item.words:
+        words, starts = item.words, item.starts
+        if opts.word_tokenizer is split_words and words:
+            # Whitespace words before the last cannot change as text is appended: only the
+            # last can grow, and new ones follow it. (A user's tokenizer gets the whole text.)
+            keep = len(words) - 1
+            first = words[keep][0]
+            t = starts[keep]
+            del words[keep:], starts[keep:]
+            tail = _spans(item.text, split_words(item.text[first:]), first)
+        else:
+            t, words[:], starts[:] = 0.0, [], []
+            tail = _spans(item.text, opts.word_tokenizer(item.text))
+        for a, b in tail:
+            words.append((a, b))
             starts.append(t)
             t += max(1, len(opts.hyphenate_word(item.text[a:b]))) / rate
-        item.starts = starts
 
     def _audible_end(self, item: _Item, complete: bool) -> int:
         """End of the last word whose estimated start has been heard."""
@@ -258,9 +271,7 @@ class AgentTranscriptionForwarder:
     def _advance(self, item: _Item, *, complete: bool) -> None:
         audible = self._audible_end(item, complete)
         while True:
-            sentences = _spans(
-                item.text, self.options.sentence_tokenizer(item.text[item.final_end :]), item.final_end
-            )
+            sentences = self._sentences(item)
             if not sentences:
                 return
             start, end = sentences[0]
@@ -274,6 +285,14 @@ class AgentTranscriptionForwarder:
             if shown and shown != item.shown:
                 self._emit(item, shown, final=False)
             return
+
+    def _sentences(self, item: _Item) -> list[tuple[int, int]]:
+        size, since, spans = item.sentences
+        if size != len(item.text) or since != item.final_end:
+            tokens = self.options.sentence_tokenizer(item.text[item.final_end :])
+            spans = _spans(item.text, tokens, item.final_end)
+            item.sentences = (len(item.text), item.final_end, spans)
+        return spans
 
     def _emit(self, item: _Item, text: str, *, final: bool) -> None:
         segment = TranscriptSegment(
