@@ -221,10 +221,7 @@ class RealtimeAgent(ManualTurns):
             if on_duplicate == "cancel_existing":
                 rt.cancel_response()
         if not self.provider.capabilities.server_turn_detection:
-            if self._buffer_holds_audio():
-                session.commit_audio()  # the user's manual turn, if anything was said since the last
-                self._buffer_emptied()
-            self._end_open_turn()
+            self._commit_what_was_said(session)
         rt.owed_instructions = instructions
         rt.request_response()
 

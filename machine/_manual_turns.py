@@ -48,17 +48,19 @@ class ManualTurns:
         fwd = self._forwarder
         self._buffered_from = fwd.sent_chunks if fwd is not None else 0
 
-    def _end_open_turn(self) -> None:
-        """``generate_reply`` committed the open turn itself: the button's turn is over."""
+    def _commit_what_was_said(self, session: RealtimeSession) -> None:
+        """``generate_reply`` without server turn detection: what the user said since the
+        last commit or clear (a part of a chunk too) becomes their turn, and a turn the
+        button opened is over. Nothing said: nothing committed (OpenAI refuses it empty)."""
+        fwd = self._forwarder
+        if fwd is not None:
+            fwd.flush()
+            if fwd.sent_chunks > self._buffered_from:
+                session.commit_audio()
+                self._buffer_emptied()
         if self._turn_from is not None:
             self._turn_from = None
             self._user_floor(False)
-
-    def _buffer_holds_audio(self) -> bool:
-        fwd = self._forwarder
-        if fwd is not None:
-            fwd.flush()  # what was said short of a whole chunk belongs to the turn too
-        return fwd is not None and fwd.sent_chunks > self._buffered_from
 
     def start_user_turn(self) -> None:
         """The user starts a turn: what the provider buffered before is dropped, and the
