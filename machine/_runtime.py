@@ -226,7 +226,7 @@ class Runtime(ProviderEventHandlers, LivenessActions, HoldActions, ToolActions, 
         self.unanswered_outputs = 0  # whoever asks, this answers what is owed so far
         instructions, self.owed_instructions = self.owed_instructions, None
         if self.session is not None:
-            if instructions is None:
+            if instructions is None:  # a session written to the port before instructions came
                 self.session.create_response()
             else:
                 self.session.create_response(instructions)

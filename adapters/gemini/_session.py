@@ -253,15 +253,14 @@ class GeminiLiveSession(ReconnectingSocket):
         self._answer_coming = True  # an activityEnd always closes a turn the model answers
 
     def create_response(self, instructions: str | None = None) -> None:
-        if (self._after_tool_response or self._answer_coming) and instructions is not None:
-            logger.info("Gemini Live: an answer is already coming; the reply's instructions were not sent")
-        if self._after_tool_response:
+        # The model goes on by itself once it has the tool responses; and an ended activity
+        # is answered by itself: asking again (commit_user_turn's own request, then
+        # generate_reply's) would send clientContent, which cuts that answer and asks for
+        # another. Every request until it begins is that one answer.
+        if self._after_tool_response or self._answer_coming:
             self._after_tool_response = False
-            return  # the model goes on by itself once it has the tool responses
-        if self._answer_coming:
-            # An ended activity is answered by itself: asking again (commit_user_turn's own
-            # request, then generate_reply's) would send clientContent, which cuts that
-            # answer and asks for another. Every request until it begins is that one answer.
+            if instructions is not None:
+                logger.info("Gemini Live: an answer is already coming; the reply's instructions were not sent")
             return
         # The Live API has no per-response instructions: they go as a user-role text turn.
         turns = None if instructions is None else [Content.from_text(instructions, role="user")]

@@ -91,7 +91,10 @@ class InvariantWatch:
                 player = self.agent._runtime.player
                 if "speaking" in self.agent.configuration or (player is not None and player.playing):
                     self.asks_during_playout.append(self.agent.configuration)
-            create_response(instructions)
+            if instructions is None:  # as the runtime calls it: an older session takes none
+                create_response()
+            else:
+                create_response(instructions)
 
         session.create_response = asked  # type: ignore[method-assign]
 
