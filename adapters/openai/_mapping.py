@@ -47,13 +47,13 @@ _STATUSES: dict[str, Literal["completed", "cancelled", "failed", "incomplete"]] 
 # Benign races: the server cancelled or finished the response before our cancel arrived.
 BENIGN_ERRORS = frozenset({"response_cancel_not_active"})
 
-_AUDIO_DELTA = {"response.output_audio.delta", "response.audio.delta"}
-_TRANSCRIPT_DELTA = {
-    "response.output_audio_transcript.delta",
-    "response.audio_transcript.delta",
-    "response.output_text.delta",
-    "response.text.delta",
+# Each dialect's audio delta and audio transcript delta (DeltaFrames takes them the short way).
+_DELTAS: dict[str, tuple[str, str]] = {
+    "ga": ("response.output_audio.delta", "response.output_audio_transcript.delta"),
+    "beta": ("response.audio.delta", "response.audio_transcript.delta"),
 }
+_AUDIO_DELTA = {audio for audio, _ in _DELTAS.values()}
+_TRANSCRIPT_DELTA = {text for _, text in _DELTAS.values()} | {"response.output_text.delta", "response.text.delta"}
 
 
 def _audio_delta(ev: Any) -> AudioDelta:
@@ -100,12 +100,6 @@ class DeltaFrames:
         except ValidationError:
             pass  # the full parse says what is wrong with it
         return None
-
-
-_DELTAS: dict[str, tuple[str, str]] = {
-    "ga": ("response.output_audio.delta", "response.output_audio_transcript.delta"),
-    "beta": ("response.audio.delta", "response.audio_transcript.delta"),
-}
 
 
 def _openings(event_type: str) -> tuple[str, str]:
