@@ -14,7 +14,7 @@ from typing import Any, Literal
 from statemachine import StateChart
 
 from ._audio_in import AudioForwarder
-from ._chart import AgentChart, events_by_state, turn_states
+from ._chart import AgentChart, events_taken, turn_states
 from ._chat import ChatContext
 from ._emitter import EventEmitter
 from ._listeners import check_listener, refuse_async_callbacks
@@ -99,8 +99,10 @@ class RealtimeAgent(ManualTurns):
         # Events no active state takes are dropped here, before the engine's macrostep
         # (most of an event's cost): an audio_started already speaking with nothing else
         # to do. Only where the chart drops them silently. Per configuration, memoized.
-        self._by_state = events_by_state(chart) if self.chart.allow_event_without_transition else None
+        self._by_state: dict[str, frozenset[str]] | None = None
         self._taking: dict[frozenset[str], frozenset[str]] = {}
+        if self.chart.allow_event_without_transition:
+            self._by_state, self._taking = events_taken(chart)
         self._takes: frozenset[str] | None = None  # the current configuration's; None: stale
         self._talking: bool | None = None  # the user region's, read per microphone chunk; None: stale
         self._dispatching = False

@@ -18,6 +18,7 @@ deriving a chart (:func:`~turnstile.machine.derive_chart`).
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from statemachine import State, StateChart
@@ -32,6 +33,7 @@ __all__ = [
     "ChartActions",
     "events_by_leaf",
     "events_by_state",
+    "events_taken",
     "turn_states",
 ]
 
@@ -283,6 +285,19 @@ def events_by_state(chart: StateChart[Any] | type[StateChart[Any]]) -> dict[str,
 
 
 events_by_leaf = events_by_state  # the name it had before regions
+
+EventsTaken = tuple[dict[str, frozenset[str]], dict[frozenset[str], frozenset[str]]]
+_TAKEN: weakref.WeakKeyDictionary[type[Any], EventsTaken] = weakref.WeakKeyDictionary()
+
+
+def events_taken(chart: type[StateChart[Any]]) -> EventsTaken:
+    """``events_by_state`` and a memo of the events each set of active atomic states takes,
+    both shared by every agent of a chart class (an agent's own memo would be cold for
+    most of its turns: a process runs many short sessions)."""
+    found = _TAKEN.get(chart)
+    if found is None:
+        found = _TAKEN[chart] = (events_by_state(chart), {})
+    return found
 
 
 def turn_states(chart: StateChart[Any] | type[StateChart[Any]]) -> frozenset[str]:
