@@ -35,7 +35,8 @@ GAP_S = 0.5
 class PacedOutput:
     """An AudioOutput played by the clock, 10 ms per tick; ``queue_ms`` bounds what it holds."""
 
-    def __init__(self, sample_rate: int, *, queue_ms: int) -> None:
+    def __init__(self, sample_rate: int, *, queue_ms: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._now = clock
         self._rate = sample_rate
         self._frame = sample_rate * FRAME_MS // 1000  # samples per tick
         self._limit = sample_rate * queue_ms // 1000
@@ -69,7 +70,7 @@ class PacedOutput:
         """The truncate's ``audio_end_ms`` minus what this output played of the reply before it
         was cleared: what the model will believe was heard, against what was."""
         self._last_played: float | None = None
-        self._burst_played = 0  # samples played since playout last started from empty: this reply's
+        self._burst_played = 0  # this reply's samples played: since playout started from empty, not after a gap
         self._cut_heard_ms: float | None = None  # of the reply cleared at the last barge-in
         self._cut_end_ms: float | None = None  # the truncate sent for it
 
@@ -98,13 +99,15 @@ class PacedOutput:
                 return
         self._waiting = 0
         if not self._queued:
-            self._burst_played = 0
-        if not self._queued and self.recording:
-            self.bursts += 1
             # Playout resuming soon after it ran dry is a gap inside speech, not a new reply:
-            # replies here are at least a caller turn (~1 s) apart.
-            if self._last_played is not None and time.monotonic() - self._last_played < GAP_S:
-                self.gaps += 1
+            # replies here are at least a caller turn (~1 s) apart. What was heard before the
+            # gap is still of this reply (a truncate after it counts from the reply's start).
+            gap = self._last_played is not None and self._now() - self._last_played < GAP_S
+            if not gap:
+                self._burst_played = 0
+            if self.recording:
+                self.bursts += 1
+                self.gaps += gap
         self._chunks.append(memoryview(pcm))
         self._queued += n
         self.written_samples += n
@@ -168,7 +171,7 @@ class PacedOutput:
         played = min(self._frame, self._queued)
         self._queued -= played
         self._burst_played += played
-        self._last_played = time.monotonic()
+        self._last_played = self._now()
         if self.on_played is not None:
             self.on_played(played)
         if self.recording:

@@ -22,8 +22,16 @@ from .._util import wait_until
 MS = RATE // 1000
 
 
-async def _playing(ms_written: int, ms_played: int) -> PacedOutput:
-    output = PacedOutput(RATE, queue_ms=200)
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def _playing(ms_written: int, ms_played: int, clock: _Clock | None = None) -> PacedOutput:
+    output = PacedOutput(RATE, queue_ms=200, clock=clock or _Clock())
     output.recording = True
     await output.write(bytes(ms_written * MS * 2))
     for _ in range(ms_played // 10):
@@ -50,13 +58,30 @@ async def test_truncation_error_is_the_truncate_minus_what_played_whichever_come
 
 
 async def test_a_new_reply_counts_what_is_heard_from_its_own_start() -> None:
-    output = await _playing(30, 30)  # a reply played out whole: the queue ran dry
+    clock = _Clock()
+    output = await _playing(30, 30, clock)  # a reply played out whole: the queue ran dry
+    clock.t += 2.0  # the caller's turn
     await output.write(bytes(100 * MS * 2))
     output.tick(0.0)
     output.mark_speech_started()
     output.clear()
     output.mark_truncate_sent(10)
     assert list(output.truncation_error_ms) == [0.0]
+    assert (output.bursts, output.gaps) == (2, 0)
+
+
+async def test_a_gap_inside_a_reply_does_not_restart_what_was_heard() -> None:
+    clock = _Clock()
+    output = await _playing(500, 500, clock)  # the first chunk played out; the next one is late
+    clock.t += 0.1
+    await output.write(bytes(300 * MS * 2))
+    for _ in range(10):
+        output.tick(0.0)
+    output.mark_speech_started()
+    output.clear()
+    output.mark_truncate_sent(600)  # all the agent's audio heard so far: 500 + 100 ms
+    assert list(output.truncation_error_ms) == [0.0]
+    assert (output.bursts, output.gaps) == (2, 1)
 
 
 def _row(**changes: Any) -> dict[str, Any]:
