@@ -25,7 +25,7 @@ from ._ports import RealtimeProvider, RealtimeSession, RoomLink, RoomPort, Trans
 from ._publish import StatePublisher
 from ._runtime import Runtime
 from ._tools import Tool, Toolbox
-from ._trace import Trace
+from ._trace import Trace, TraceRecord
 from ._warm import warm_models
 
 __all__ = ["RealtimeAgent"]
@@ -36,16 +36,6 @@ _MANUAL_FRAME_MS = 20
 """Microphone frames under push-to-talk: at most this much of a turn waits past its commit."""
 
 OnDuplicate = Literal["cancel_existing", "cancel_new", "keep_both"]
-
-
-class _Observer:
-    """Follows the chart's leaf state: publishes it, and emits ``state_changed``."""
-
-    def __init__(self, agent: RealtimeAgent) -> None:
-        self._agent = agent
-
-    def after_transition(self, event: Any, machine: StateChart[Any]) -> None:
-        self._agent._leaf_changed(event)
 
 
 class RealtimeAgent(ManualTurns):
@@ -90,8 +80,12 @@ class RealtimeAgent(ManualTurns):
             check_listener(listener, chart)  # warns about hooks named after nothing in it
         self.chart = chart(
             model=self._runtime,
-            listeners=[self.trace.listener(), _Observer(self), *user_listeners],
+            listeners=[self.trace.listener(), *user_listeners],
         )
+        # The agent follows its leaf state (publishes it, emits state_changed) from the
+        # trace's records, which its listener makes on every transition anyway: a second
+        # listener would cost each transition another trip through the engine's callbacks.
+        self.trace.followers.append(self._transitioned)
         self._turn = turn_states(chart)
         self._order = {str(sid): i for i, sid in enumerate(chart.states_map)}
         self._state = self._leaf()
@@ -308,6 +302,9 @@ class RealtimeAgent(ManualTurns):
         if talking is None:  # the configuration is rebuilt on every read: once per change
             talking = self._talking = any(s.id == "talking" for s in self.chart.configuration)
         return talking
+
+    def _transitioned(self, record: TraceRecord) -> None:
+        self._leaf_changed(record.event)
 
     def _leaf_changed(self, event: Any) -> None:
         self._takes = self._talking = None  # the configuration moved
