@@ -24,13 +24,18 @@ async def start(room: PacedRoom, url: str) -> RealtimeAgent:
     await agent.start(transcribed(room))
     await agent.wait_for_state("listening", timeout=30)
     assert room.link_ is not None
-    mark_interrupted(provider.sessions[-1], room.link_.output.mark_speech_started)
+    output = room.link_.output
+    # A barge-in is timed from the caller's speech as the provider reports it: Gemini's
+    # voiceActivity ACTIVITY_START (the agent's user_started_speaking, as on OpenAI) where
+    # the model sends it, else the serverContent.interrupted that ends the turn.
+    agent.on("user_started_speaking", output.mark_speech_started)
+    mark_interrupted(provider.sessions[-1], output.mark_speech_started)
     return agent
 
 
 def mark_interrupted(session: Any, mark: Callable[[], None]) -> None:
     """Call ``mark`` as the session's reader gets a frame with ``serverContent.interrupted``
-    (Gemini's barge-in: the provider's speech-started event has no counterpart here)."""
+    (Gemini's barge-in where the model sends no voiceActivity)."""
     on_frame = session.on_frame
 
     def timed(raw: Any) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from array import array
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks._pacedroom import PacedClock, PacedOutput, PacedRoom
 from benchmarks._sessions import check_work
 from benchmarks._sessions_floor import start as start_floor
+from benchmarks._sessions_gemini import start as start_gemini
+from turnstile.adapters.gemini._loopback import GeminiLiveServer
 from turnstile.adapters.openai._server import OpenAIRealtimeServer
 from turnstile.adapters.scenario import Scenario
 from turnstile.adapters.voice import RATE, voice
@@ -109,28 +112,45 @@ def _caller() -> bytes:
     return words + bytes(int(1.2 * RATE) * 2) + words + bytes(3 * RATE * 2)
 
 
+async def _one_call(
+    start: Callable[[PacedRoom, str], Awaitable[Any]], url: str, done: Callable[[PacedOutput], bool]
+) -> PacedOutput:
+    """One caller through a half, over the loopback: until ``done(output)``."""
+    clock = PacedClock(RATE)
+    clock.start()
+    room = PacedRoom(clock, _caller(), offset_samples=0, queue_ms=200)
+    session = await start(room, url)
+    try:
+        assert room.link_ is not None
+        output = room.link_.output
+        clock.record(True)
+        clock.mic_on = True
+        await wait_until(lambda: done(output), timeout=15)
+    finally:
+        await session.aclose()
+        await room.aclose()
+        await clock.aclose()
+    return output
+
+
+SCENARIO = {"name": "half", "steps": [{"role": "model", "transcript": "Sure, it opens at nine and it closes at six."}]}
+
+
 async def test_the_floor_plays_the_reply_barges_in_and_truncates_what_was_heard() -> None:
-    scenario = Scenario.model_validate(
-        {"name": "floor", "steps": [{"role": "model", "transcript": "Sure, it opens at nine and it closes at six."}]}
-    )
-    async with OpenAIRealtimeServer(scenario, pace=4.0) as server:
-        clock = PacedClock(RATE)
-        clock.start()
-        room = PacedRoom(clock, _caller(), offset_samples=0, queue_ms=200)
-        session = await start_floor(room, f"{server.url}")
-        try:
-            assert room.link_ is not None
-            output = room.link_.output
-            clock.record(True)
-            clock.mic_on = True
-            await wait_until(lambda: len(output.truncation_error_ms) > 0, timeout=15)
-        finally:
-            await session.aclose()
-            await room.aclose()
-            await clock.aclose()
+    async with OpenAIRealtimeServer(Scenario.model_validate(SCENARIO), pace=4.0) as server:
+        output = await _one_call(start_floor, server.url, lambda out: len(out.truncation_error_ms) > 0)
     sent = [json.loads(e.model_dump_json()) for c in server.connections for e in c.received]
     truncates = [e for e in sent if e["type"] == "conversation.item.truncate"]
     assert output.played_samples > 0 and output.window_clears == 1
     assert len(truncates) == 1 and truncates[0]["audio_end_ms"] > 0
     # The floor reads the heard position from the room: the model is told exactly what played.
     assert output.truncation_error_ms == array("d", [0.0])
+
+
+async def test_the_gemini_half_times_its_barge_in_from_the_callers_speech() -> None:
+    # The loopback reports the caller's speech (voiceActivity), on which the agent clears
+    # playout before the server's interrupted arrives: the barge-in is timed from it.
+    async with GeminiLiveServer(Scenario.model_validate(SCENARIO)) as server:
+        output = await _one_call(start_gemini, server.url, lambda out: len(out.barge_in_ms) > 0)
+    assert output.played_samples > 0 and output.window_clears >= 1
+    assert len(output.barge_in_ms) == 1
