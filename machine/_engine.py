@@ -18,6 +18,10 @@ pays for each configuration once, not once per session: a session lives a few do
 and an instance's own cache would stay cold for most of them. Guards are still evaluated
 on every event, and every callback runs, in the same order, so behaviour is unchanged.
 
+The overridden steps are the library's private ones, as of python-statemachine 3.2 (the
+dependency is pinned to that minor version; ``tests/test_engine.py`` holds this engine to the
+library's own on random event sequences).
+
 A chart with history states is not planned (the states a transition enters then depend on
 what was active before, not on the configuration): it runs on the plain engine's methods.
 """
