@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from array import array
 from collections import deque
@@ -62,6 +63,10 @@ class PacedOutput:
         self._speech_at_for_wire: float | None = None
         self.barge_in_ms = array("d")
         """From the framework's speech-started event to this output being cleared."""
+        self.barge_in_cpu_ms = array("d")
+        """The same span in the thread's CPU time: what the framework spent on it, without what
+        the machine imposed (another process on the core). GC pauses count: they are CPU."""
+        self._speech_cpu_at: tuple[int, float] | None = None  # (thread, thread_time)
         self.truncate_ms = array("d")
         """From the same event to the truncate sent (the framework's half says how it times it)."""
         self.truncations = 0
@@ -116,6 +121,7 @@ class PacedOutput:
     def mark_speech_started(self) -> None:
         """The framework got the provider's speech-started event; a barge-in is timed from here."""
         self._speech_at = self._speech_at_for_wire = time.perf_counter() if self._queued else None
+        self._speech_cpu_at = (threading.get_ident(), time.thread_time()) if self._queued else None
         self._cut_heard_ms = self._cut_end_ms = None
 
     def mark_truncate_sent(self, audio_end_ms: float | None = None) -> None:
@@ -139,6 +145,9 @@ class PacedOutput:
     def clear(self) -> None:
         if self._speech_at is not None and self.recording:
             self.barge_in_ms.append((time.perf_counter() - self._speech_at) * 1000)
+            cpu = self._speech_cpu_at
+            if cpu is not None and cpu[0] == threading.get_ident():  # a thread's clock is its own
+                self.barge_in_cpu_ms.append((time.thread_time() - cpu[1]) * 1000)
         if self._speech_at is not None:
             self._cut_heard_ms = self._burst_played * 1000 / self._rate
             self._pair_truncation()

@@ -198,6 +198,7 @@ async def _run(args: argparse.Namespace, start: Starter) -> dict[str, Any]:
         # Transcript updates the links published over the whole run (agent's words as heard, user's).
         "transcriptions_total": sum(r.link_.transcriptions for r in rooms if r.link_ is not None),
         "barge_in_ms": _spread([x for o in outputs for x in o.barge_in_ms]),
+        "barge_in_cpu_ms": _spread([x for o in outputs for x in o.barge_in_cpu_ms]),
         "truncate_ms": _spread([x for o in outputs for x in getattr(o, "truncate_ms", ())]),
         "truncations_total": sum(o.truncations for o in outputs),
         "truncation_error_ms": _error_spread([x for o in outputs for x in o.truncation_error_ms]),

@@ -3,6 +3,7 @@ everything else, including what a subclass declares and what actions send, goes 
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from turnstile.adapters.local import LocalRoom
@@ -76,5 +77,40 @@ async def test_events_sent_by_callbacks_mid_step_are_judged_by_the_chart() -> No
     await agent.wait_for_state("listening")
     provider.last_session.emit(InputAudioCommitted(item_id="u1"))
     agent.trace.assert_path("initializing", "listening", "thinking", "listening")
+    await agent.aclose()
+    await room.aclose()
+
+
+async def test_the_collector_waits_until_the_chart_has_acted() -> None:
+    """A collection the dispatch's allocations would trigger midway runs after it instead,
+    so a barge-in's clear is never paused by it; an application's own gc.disable() stands."""
+    provider, room = ScriptedRealtime(), LocalRoom()
+    agent = RealtimeAgent(provider)
+    await agent.start(room)
+    await agent.wait_for_state("listening")
+    during: list[bool] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            during.append(agent._dispatching)
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(seen)
+    try:
+        gc.set_threshold(1)  # a collection at nearly every allocation
+        agent._send("reply_requested")
+        agent._send("response_started", response_id="r1")
+        [object() for _ in range(10)]  # after the dispatch, the deferred collection runs
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(seen)
+    assert agent.state == "thinking"
+    assert during and not any(during), "a collection ran inside the chart's dispatch"
+    gc.disable()
+    try:
+        agent._send("interrupt")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     await agent.aclose()
     await room.aclose()

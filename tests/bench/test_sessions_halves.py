@@ -58,6 +58,8 @@ async def test_truncation_error_is_the_truncate_minus_what_played_whichever_come
     assert list(output2.truncation_error_ms) == [0.0]
     assert (output.truncations, output2.truncations) == (1, 1)
     assert len(output.barge_in_ms) == len(output2.barge_in_ms) == 1
+    # The same span in CPU time, never more than the wall time it took.
+    assert len(output.barge_in_cpu_ms) == 1 and 0 <= output.barge_in_cpu_ms[0] <= output.barge_in_ms[0] + 0.05
 
 
 async def test_a_new_reply_counts_what_is_heard_from_its_own_start() -> None:
@@ -153,4 +155,5 @@ async def test_the_gemini_half_times_its_barge_in_from_the_callers_speech() -> N
     async with GeminiLiveServer(Scenario.model_validate(SCENARIO)) as server:
         output = await _one_call(start_gemini, server.url, lambda out: len(out.barge_in_ms) > 0)
     assert output.played_samples > 0 and output.window_clears >= 1
-    assert len(output.barge_in_ms) == 1
+    assert len(output.barge_in_ms) == len(output.barge_in_cpu_ms) == 1
+    assert output.barge_in_cpu_ms[0] <= output.barge_in_ms[0] + 0.05
