@@ -56,19 +56,25 @@ class AudioForwarder:
         data = _mono(frame)
         if frame.sample_rate != self.sample_rate:
             data = self._resample(data, frame.sample_rate)
+        if not self._pending and len(data) == self.chunk_bytes:
+            self._take(data)  # the room framed it as a chunk already (it was asked to): no copies
+            return 1
         self._pending += data
         n = 0
         while len(self._pending) >= self.chunk_bytes:
             chunk = bytes(self._pending[: self.chunk_bytes])
             del self._pending[: self.chunk_bytes]
-            if self.ready:
-                self._send(chunk)
-            else:
-                if len(self._held) == self._held.maxlen:
-                    self.dropped_chunks += 1
-                self._held.append(chunk)
+            self._take(chunk)
             n += 1
         return n
+
+    def _take(self, chunk: bytes) -> None:
+        if self.ready:
+            self._send(chunk)
+        else:
+            if len(self._held) == self._held.maxlen:
+                self.dropped_chunks += 1
+            self._held.append(chunk)
 
     def flush(self) -> bool:
         """Send the partial chunk now: a turn's last words (up to ``chunk_ms``) must reach
