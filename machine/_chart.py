@@ -97,9 +97,15 @@ class AgentChart(StateChart["ChartActions"]):
             ) | holding.to(speaking, cond="In('silent')", on="resume_playout")  # a backchannel
             # The speech ended: long enough by the provider's clock, a barge-in; else wait
             # for its words, and if none come in false_interruption_timeout_s, play on.
-            user_speech_stopped = holding.to(
-                interrupted, cond="speech_lasted", on=["barge_in", "answer_held_turns"]
-            ) | holding.to(None, on="await_false_interruption")
+            user_speech_stopped = (
+                holding.to(interrupted, cond="speech_lasted", on=["barge_in", "answer_held_turns"])
+                | holding.to(None, on="await_false_interruption")
+                # The user talked over thinking and fell silent, and the provider still owes
+                # the answer to the turn before (no new turn was committed): wait for it as
+                # thinking does, deadline included, or a tool's reply owed behind it waits
+                # forever.
+                | listening.to(thinking, cond="In('expected')")
+            )
             false_interruption = holding.to(speaking, cond="In('silent')", on="resume_playout")
 
             user_turn_committed = (

@@ -207,6 +207,11 @@ PHASES = [Phase.explicit, Phase.reuse, Phase.generate] if os.environ.get("TURNST
 # first is cancelled on arrival, so only the second may be live.
 @example(ops=["ready", "reply", "speech_started", "created", "speech_stopped", "committed", "created"],
          truncate=True, fast_watchdogs=False)
+# A tool's output sent while the answer to a committed turn is still awaited, and the user
+# talks over thinking and falls silent with no new turn: the answer never comes. The agent
+# waits for it as thinking (its deadline), then asks for the tool's reply (found by hypothesis).
+@example(ops=["ready", "tool_bad", "created", "speech_started", "committed", "audio_new_item", "advance",
+              "speech_started"], truncate=False, fast_watchdogs=False)
 def test_invariants_hold_for_any_event_sequence(
     frozen_heap: None, ops: list[str], truncate: bool, fast_watchdogs: bool
 ) -> None:
