@@ -26,8 +26,8 @@ __all__ = ["LocalCaller", "LocalLink", "LocalRoom", "LocalSpeaker"]
 
 logger = logging.getLogger("turnstile.local")
 
-_LIMBO_FRAMES = 8
-"""Frames cleared from the queue that may still be in the native pipeline, and heard."""
+_IN_FLIGHT_FRAMES = 2
+"""Beyond the source's queue, frames a clear cannot reach: one being captured, one in transit."""
 
 
 class LocalSpeaker:
@@ -41,7 +41,11 @@ class LocalSpeaker:
             track=self.track, sample_rate=sample_rate, num_channels=1
         )
         self._pending: deque[bytes] = deque()
-        self._limbo: deque[bytes] = deque(maxlen=_LIMBO_FRAMES)
+        # Frames cleared from the queue that the native source had already sent on, and the
+        # listener may still hear: as many as its queue holds (a listener behind by a whole
+        # queue, on a busy loop, hears all of it after the clear), and those in flight.
+        self._limbo_frames = queue_ms // 10 + _IN_FLIGHT_FRAMES
+        self._limbo: deque[bytes] = deque(maxlen=self._limbo_frames)
         self._queued = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -99,7 +103,7 @@ class LocalSpeaker:
         self._capture.clear()
         self.clears += 1
         # The oldest cleared frames are the ones already on their way out (heard anyway).
-        self._limbo.extend(itertools.islice(self._pending, _LIMBO_FRAMES))
+        self._limbo.extend(itertools.islice(self._pending, self._limbo_frames))
         self._pending.clear()
         self._queued = 0
         self._drained.set()
@@ -109,26 +113,29 @@ class LocalSpeaker:
 
     async def _listen(self) -> None:
         async for ev in self._stream:
-            data = bytes(ev.frame.data)
-            if self._pending and data == self._pending[0]:
-                self._pending.popleft()
-                n = len(data) // 2
-                self._queued -= n
-                self.heard_samples += n
-                if self.recording is not None:
-                    self.recording += data
-                if not self._pending:
-                    self._drained.set()
-            elif self._limbo and data in self._limbo:
-                # Already on its way out when the queue was cleared: the listener heard it.
-                while self._limbo and self._limbo.popleft() != data:
-                    pass
-                self.heard_samples += len(data) // 2
-                self.heard_after_clear_samples += len(data) // 2
-                if self.recording is not None:
-                    self.recording += data
-            elif self.recording is not None:
+            self._hear(bytes(ev.frame.data))
+
+    def _hear(self, data: bytes) -> None:
+        """One 10 ms frame the listener received."""
+        if self._pending and data == self._pending[0]:
+            self._pending.popleft()
+            n = len(data) // 2
+            self._queued -= n
+            self.heard_samples += n
+            if self.recording is not None:
                 self.recording += data
+            if not self._pending:
+                self._drained.set()
+        elif self._limbo and data in self._limbo:
+            # Already on its way out when the queue was cleared: the listener heard it.
+            while self._limbo and self._limbo.popleft() != data:
+                pass
+            self.heard_samples += len(data) // 2
+            self.heard_after_clear_samples += len(data) // 2
+            if self.recording is not None:
+                self.recording += data
+        elif self.recording is not None:
+            self.recording += data
 
     async def aclose(self) -> None:
         self._listener.cancel()

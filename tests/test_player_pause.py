@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from turnstile.adapters.local import LocalSpeaker
 from turnstile.machine._playout import Player, PlayoutHandle
 
 from ._util import wait_until
@@ -103,3 +104,21 @@ async def test_a_new_item_waits_while_paused() -> None:
         output.play(output.queued_samples)
     assert finished == [first, second]
     assert bytes(output.heard) == ramp(FRAME * 5) * 2
+
+
+async def test_a_listener_a_whole_queue_behind_hears_all_of_it_after_a_clear() -> None:
+    """On a busy loop the room's listener can be a whole queue behind the native source:
+    everything cleared was already sent on, and is heard after the clear. A resume counts
+    it as heard (else it is played twice), so the speaker must recognise all of it."""
+    speaker = LocalSpeaker(RATE, queue_ms=100)
+    speaker._listener.cancel()  # this test is the listener: frames arrive when it says
+    pcm = ramp(RATE // 10)  # 100 ms: the whole queue, ten 10 ms frames
+    try:
+        await speaker.write(pcm)
+        speaker.clear()
+        step = RATE // 100 * 2
+        for i in range(0, len(pcm), step):
+            speaker._hear(pcm[i : i + step])
+        assert speaker.heard_after_clear_samples == RATE // 10
+    finally:
+        await speaker.aclose()
