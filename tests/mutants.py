@@ -50,6 +50,7 @@ SUBSET = [
     "tests/test_liveness.py",
     "tests/test_chart_paths.py",
     "tests/test_properties.py",
+    "tests/test_engine.py",
 ]
 TIMEOUT_S = 300
 
@@ -135,6 +136,15 @@ MUTANTS = [
            "        if tool is None:", "        if False:"),
     Mutant("y", "history replay drops tool calls", "adapters/openai/_mapping.py",
            'elif m.role == "assistant" and m.tool_call_id:', "elif False:"),
+    # Found by hypothesis: an answer still owed after the user talked over thinking.
+    Mutant("aa", "the user falls silent with an answer owed and the turn only listens", "machine/_chart.py",
+           "| listening.to(thinking, cond=\"In('expected')\")", "| listening.to(thinking, cond=\"In('requested')\")"),
+    # The engine's plans, shared by every instance of a chart class.
+    Mutant("ab", "an exit plan is reused whatever the configuration", "machine/_engine.py",
+           "key = (transitions, self._config_key())", "key = (transitions, ())"),
+    Mutant("ac", "exited states are another instance's", "machine/_engine.py",
+           "[StateTransition(transition=t, state=instance(v)) for t, v in plan[0]]",
+           "[StateTransition(transition=t, state=self.sm.states_map[v]) for t, v in plan[0]]"),
 ]
 
 
