@@ -151,15 +151,16 @@ class IndexedEngine(SyncEngine):
 
     # Exit and entry ----------------------------------------------------------------------
     def _planned(self, transitions: tuple[Any, ...]) -> bool:
+        """May these be planned? Asked on a miss only: a plan found was made for them."""
         return self._plans.enabled and self._plans.declared.issuperset(transitions)
 
     def _prepare_exit_states(self, enabled_transitions: Any) -> Any:
         transitions = tuple(enabled_transitions)
-        if not self._planned(transitions):
-            return super()._prepare_exit_states(enabled_transitions)
         key = (transitions, self._config_key())
         plan = self._plans.exits.get(key)
         if plan is None:
+            if not self._planned(transitions):
+                return super()._prepare_exit_states(enabled_transitions)
             ordered, exited = super()._prepare_exit_states(enabled_transitions)
             # Kept as state values: the states themselves are this instance's proxies.
             plan = self._plans.exits[key] = (
@@ -174,11 +175,11 @@ class IndexedEngine(SyncEngine):
 
     def _prepare_entry_states(self, enabled_transitions: Any, states_to_exit: Any, previous_configuration: Any) -> Any:
         transitions = tuple(enabled_transitions)
-        if not self._planned(transitions):
-            return super()._prepare_entry_states(enabled_transitions, states_to_exit, previous_configuration)
         key = (transitions, tuple(s.value for s in previous_configuration))
         plan = self._plans.entries.get(key)
         if plan is None:
+            if not self._planned(transitions):
+                return super()._prepare_entry_states(enabled_transitions, states_to_exit, previous_configuration)
             ordered, default_entry, _no_history, configuration = super()._prepare_entry_states(
                 enabled_transitions, states_to_exit, previous_configuration
             )
