@@ -44,8 +44,7 @@ class LocalSpeaker:
         # Frames cleared from the queue that the native source had already sent on, and the
         # listener may still hear: as many as its queue holds (a listener behind by a whole
         # queue, on a busy loop, hears all of it after the clear), and those in flight.
-        self._limbo_frames = queue_ms // 10 + _IN_FLIGHT_FRAMES
-        self._limbo: deque[bytes] = deque(maxlen=self._limbo_frames)
+        self._limbo: deque[bytes] = deque(maxlen=queue_ms // 10 + _IN_FLIGHT_FRAMES)
         self._queued = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -103,7 +102,7 @@ class LocalSpeaker:
         self._capture.clear()
         self.clears += 1
         # The oldest cleared frames are the ones already on their way out (heard anyway).
-        self._limbo.extend(itertools.islice(self._pending, self._limbo_frames))
+        self._limbo.extend(itertools.islice(self._pending, self._limbo.maxlen))
         self._pending.clear()
         self._queued = 0
         self._drained.set()
